@@ -92,12 +92,11 @@ Emit = Callable[..., None]
 
 def emitter_for(
     listeners: Sequence[Callable[[ResilienceEvent], Any]],
-    function_name: str,
     policy: str | None,
 ) -> Emit | None:
-    """Return a function that builds and dispatches events, or ``None``.
+    """Return ``emit(event_type, function_name, ...)`` for ``listeners``.
 
-    ``None`` when there are no listeners, so hot paths skip event
+    Returns ``None`` when there are no listeners, so hot paths skip event
     construction with a single truth test.
     """
     if not listeners:
@@ -106,6 +105,7 @@ def emitter_for(
 
     def emit(
         event_type: EventType,
+        function_name: str,
         attempt: int = 0,
         error: BaseException | None = None,
         detail: str = "",

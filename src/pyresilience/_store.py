@@ -102,6 +102,13 @@ class RateLimiterBackend(Protocol):
         """Give back a reservation that will not be used."""
         ...
 
+    def next_free(self, now: float) -> float:
+        """Seconds until a permit could be reserved without waiting.
+
+        Used for the ``retry_after`` of a rejection; may be approximate.
+        """
+        ...
+
     def snapshot(self, now: float) -> RateLimiterSnapshot:
         """Return how many permits the current window holds."""
         ...

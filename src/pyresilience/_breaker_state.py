@@ -1,0 +1,196 @@
+"""The circuit breaker state machine, kept in this process.
+
+This is the reference semantics; a shared store reproduces them on its
+server. The CLOSED happy path reads one attribute and takes no lock, so a
+healthy breaker costs almost nothing per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from ._config import CircuitBreakerConfig
+from ._state import ALLOW, BreakerSnapshot, CircuitState, Permit, Transition
+
+__all__ = ["LocalBreakerState"]
+
+_CLOSED = CircuitState.CLOSED
+_OPEN = CircuitState.OPEN
+_HALF_OPEN = CircuitState.HALF_OPEN
+_NO_CHANGE: tuple[Transition, ...] = ()
+
+
+class LocalBreakerState:
+    """One breaker's state and counters, guarded by a lock."""
+
+    def __init__(self, config: CircuitBreakerConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self.state = _CLOSED
+        self._failures = 0
+        # Window mode: outcomes of the last N calls as (failed, slow) pairs.
+        self._window: deque[tuple[bool, bool]] = deque()
+        self._window_failures = 0
+        self._window_slow = 0
+        self._opened_at = 0.0
+        self._probes_in_flight = 0
+        self._probe_successes = 0
+
+    # -- decisions -----------------------------------------------------------
+
+    def acquire(self, now: float) -> Permit:
+        """Let a call through, start a probe, or reject with a retry hint."""
+        if self.state is _CLOSED:
+            return ALLOW
+        with self._lock:
+            transitions: tuple[Transition, ...] = ()
+            if self.state is _OPEN:
+                wait = self._opened_at + self.config.recovery_timeout - now
+                if wait > 0:
+                    return Permit(False, retry_after=wait)
+                transitions = (self._move(_HALF_OPEN, now),)
+            if self.state is _CLOSED:
+                return ALLOW
+            if self._probes_in_flight < self.config.probe_limit:
+                self._probes_in_flight += 1
+                return Permit(True, probe=True, transitions=transitions)
+            return Permit(False, retry_after=0.0, transitions=transitions)
+
+    def record(
+        self, now: float, *, success: bool, slow: bool, probe: bool
+    ) -> tuple[Transition, ...]:
+        """Count one finished call and return any state change it caused."""
+        if (
+            success
+            and not slow
+            and self.state is _CLOSED
+            and not self._failures
+            and not self.config.sliding_window_size
+        ):
+            return _NO_CHANGE  # the lock-free happy path
+        with self._lock:
+            if self.state is _HALF_OPEN and probe:
+                return self._record_probe(now, success and not slow)
+            if self.state is _CLOSED:
+                return self._record_closed(now, success, slow)
+            if probe and self._probes_in_flight:
+                self._probes_in_flight -= 1
+            # A late result from a call admitted before the breaker opened.
+            return _NO_CHANGE
+
+    def release_probe(self, now: float) -> None:
+        """Give back a probe whose call was cancelled or rejected downstream."""
+        with self._lock:
+            if self.state is _HALF_OPEN and self._probes_in_flight:
+                self._probes_in_flight -= 1
+
+    def force(self, state: CircuitState, now: float) -> tuple[Transition, ...]:
+        """Move to ``state`` by hand, clearing every counter."""
+        with self._lock:
+            if self.state is state:
+                self._clear()
+                if state is _OPEN:
+                    self._opened_at = now
+                return _NO_CHANGE
+            return (self._move(state, now),)
+
+    def snapshot(self, now: float) -> BreakerSnapshot:
+        """Report the state a call made now would see."""
+        with self._lock:
+            state = self.state
+            retry_after = 0.0
+            if state is _OPEN:
+                retry_after = self._opened_at + self.config.recovery_timeout - now
+                if retry_after <= 0:
+                    state, retry_after = _HALF_OPEN, 0.0
+            return BreakerSnapshot(
+                state=state,
+                consecutive_failures=self._failures,
+                window_calls=len(self._window),
+                window_failures=self._window_failures,
+                window_slow_calls=self._window_slow,
+                half_open_in_flight=self._probes_in_flight,
+                half_open_successes=self._probe_successes,
+                retry_after=retry_after,
+            )
+
+    # Async twins: in-process state never blocks, so they just delegate.
+
+    async def aacquire(self, now: float) -> Permit:
+        """Async twin of :meth:`acquire`."""
+        return self.acquire(now)
+
+    async def arecord(
+        self, now: float, *, success: bool, slow: bool, probe: bool
+    ) -> tuple[Transition, ...]:
+        """Async twin of :meth:`record`."""
+        return self.record(now, success=success, slow=slow, probe=probe)
+
+    async def arelease_probe(self, now: float) -> None:
+        """Async twin of :meth:`release_probe`."""
+        self.release_probe(now)
+
+    # -- transitions (lock held) -------------------------------------------
+
+    def _record_probe(self, now: float, good: bool) -> tuple[Transition, ...]:
+        self._probes_in_flight -= 1
+        if not good:
+            return (self._move(_OPEN, now),)
+        self._probe_successes += 1
+        if self._probe_successes >= self.config.success_threshold:
+            return (self._move(_CLOSED, now),)
+        return _NO_CHANGE
+
+    def _record_closed(
+        self, now: float, success: bool, slow: bool
+    ) -> tuple[Transition, ...]:
+        config = self.config
+        if not config.sliding_window_size:
+            self._failures = 0 if success else self._failures + 1
+            if self._failures >= config.failure_threshold:
+                return (self._move(_OPEN, now),)
+            return _NO_CHANGE
+        self._push_outcome(not success, slow)
+        if self._window_tripped():
+            return (self._move(_OPEN, now),)
+        return _NO_CHANGE
+
+    def _push_outcome(self, failed: bool, slow: bool) -> None:
+        window = self._window
+        if len(window) >= self.config.sliding_window_size:
+            old_failed, old_slow = window.popleft()
+            self._window_failures -= old_failed
+            self._window_slow -= old_slow
+        window.append((failed, slow))
+        self._window_failures += failed
+        self._window_slow += slow
+        self._failures = 0 if not failed else self._failures + 1
+
+    def _window_tripped(self) -> bool:
+        config = self.config
+        calls = len(self._window)
+        if calls < config.window_minimum:
+            return False
+        if self._window_failures / calls >= config.failure_rate_threshold:
+            return True
+        return bool(
+            config.slow_call_duration
+            and self._window_slow / calls >= config.slow_call_rate_threshold
+        )
+
+    def _move(self, new: CircuitState, now: float) -> Transition:
+        old = self.state
+        self.state = new
+        self._clear()
+        if new is _OPEN:
+            self._opened_at = now
+        return Transition(old, new)
+
+    def _clear(self) -> None:
+        self._failures = 0
+        self._window.clear()
+        self._window_failures = 0
+        self._window_slow = 0
+        self._probes_in_flight = 0
+        self._probe_successes = 0

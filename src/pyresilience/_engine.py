@@ -1,0 +1,697 @@
+"""The pipeline that runs one call through every pattern of a policy.
+
+Order, outermost first (see the README for why)::
+
+    fallback -> cache -> total deadline -> retry (+ budget)
+      -> per attempt: circuit breaker -> rate limiter -> bulkhead
+         -> attempt timeout -> the function
+
+A :class:`PolicyRuntime` holds one policy's live state (its backends from
+the state store) and runs calls through it, for sync and async functions.
+The sync and async paths mirror each other line for line; the state
+machines they drive live in the backends, written once.
+
+The per-attempt code is deliberately kept in one function per path: every
+extra Python frame is paid on every call, and this is the hot path.
+"""
+
+from __future__ import annotations
+
+import inspect
+import random
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any
+
+from ._breaker import CircuitBreaker, circuit_open_error, transition_event
+from ._cache import MISS, ResultCache, make_key
+from ._clock import Clock
+from ._config import ResilienceConfig
+from ._events import EventType, emitter_for
+from ._exceptions import (
+    BulkheadFullError,
+    RateLimitExceededError,
+    RejectedError,
+    ResilienceTimeoutError,
+    ShutdownError,
+)
+from ._gate import PROCESS_GATE, Gate
+from ._state import Permit, Transition
+from ._store import StateStore
+from ._timeout import call_with_timeout, call_with_timeout_async
+
+__all__ = ["PolicyRuntime"]
+
+_random = random.random
+
+
+class PolicyRuntime:
+    """One policy's configuration and live state, and the call pipeline.
+
+    Args:
+        name: Registry name (``None`` for a standalone decorator).
+        config: The policy.
+        store: Where breaker, limiter, bulkhead and budget state live.
+        clock: Time source for back-off, windows and cool-downs.
+        gate: Admission and in-flight tracking.
+        state_key: Key under which the store keeps this policy's state.
+    """
+
+    def __init__(
+        self,
+        name: str | None,
+        config: ResilienceConfig,
+        *,
+        store: StateStore,
+        clock: Clock,
+        gate: Gate,
+        state_key: str,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.clock = clock
+        self.gate = gate
+        self.local = store.is_local
+        self.emit = emitter_for(config.listeners, name)
+        self.retry = config.retry
+        self.fallback = config.fallback
+        self.timeout = config.timeout
+        self.per_attempt_timeout = bool(config.timeout and config.timeout.per_attempt)
+        self.total_timeout = bool(config.timeout and not config.timeout.per_attempt)
+        self.breaker: CircuitBreaker | None = None
+        if config.circuit_breaker is not None:
+            self.breaker = CircuitBreaker(
+                config.circuit_breaker,
+                name=name,
+                clock=clock,
+                backend=store.breaker(state_key, config.circuit_breaker),
+                listeners=config.listeners,
+            )
+        self.breaker_state = self.breaker.backend if self.breaker else None
+        limiter, bulkhead, budget = (
+            config.rate_limiter,
+            config.bulkhead,
+            config.retry_budget,
+        )
+        self.limiter = store.rate_limiter(state_key, limiter) if limiter else None
+        self.limiter_wait = limiter.max_wait if limiter else 0.0
+        self.bulkhead = store.bulkhead(state_key, bulkhead) if bulkhead else None
+        self.bulkhead_wait = bulkhead.max_wait if bulkhead else 0.0
+        self.budget = store.retry_budget(state_key, budget) if budget else None
+        self.shared_cache = ResultCache(config.cache, clock=clock) if config.cache else None
+        # With nothing to do per attempt, the retry loop calls the function
+        # directly instead of going through _attempt.
+        self.bare = not (
+            self.breaker or self.limiter or self.bulkhead or self.per_attempt_timeout
+        )
+        self.bare = self.bare and not self.total_timeout and self.emit is None
+
+    # -- shared helpers --------------------------------------------------------
+
+    def new_cache(self) -> ResultCache | None:
+        """A cache for one decorated function (entries are never shared)."""
+        if self.config.cache is None:
+            return None
+        return ResultCache(self.config.cache, clock=self.clock)
+
+    def _refuse_if_closed(self) -> None:
+        if not (self.gate.accepting and PROCESS_GATE.accepting):
+            raise ShutdownError(
+                "calls are not accepted: the registry is shut down", policy=self.name
+            )
+
+    def _should_retry(self, error: Exception) -> bool:
+        retry = self.retry
+        assert retry is not None
+        return isinstance(error, retry.retry_on) and not isinstance(
+            error, retry.ignore_on
+        )
+
+    def _delay(self, attempt: int, trigger: object) -> float:
+        retry = self.retry
+        assert retry is not None
+        if retry.delay_func is not None:
+            custom = retry.delay_func(attempt, trigger)
+            if custom is not None:
+                custom = float(custom)
+                if not custom > 0:  # also catches NaN
+                    return 0.0
+                return custom if custom < retry.max_delay else retry.max_delay
+        base = retry.backoff(attempt)
+        if retry.jitter and base > 0:
+            # Upper half of the interval: spreads callers, never past the cap.
+            return base * (0.5 + 0.5 * _random())
+        return base
+
+    def _next_delay(
+        self, fname: str, attempt: int, trigger: object, deadline: float | None
+    ) -> float | None:
+        """Sleep before the next attempt, or ``None`` to stop retrying now."""
+        delay = self._delay(attempt, trigger)
+        if deadline is not None and self.clock.monotonic() + delay >= deadline:
+            # No attempt could start before the deadline: answer now.
+            return None
+        return delay
+
+    def _counts_as_failure(self, error: BaseException) -> bool:
+        assert self.breaker is not None
+        return self.breaker.is_failure(error)
+
+    def _is_slow(self, started: float) -> bool:
+        limit = self.breaker.config.slow_call_duration if self.breaker else 0.0
+        return bool(limit) and self.clock.monotonic() - started >= limit
+
+    def _announce(self, fname: str, transitions: tuple[Transition, ...]) -> None:
+        if self.emit is not None:
+            for transition in transitions:
+                self.emit(
+                    transition_event(transition),
+                    fname,
+                    detail=f"{transition.old.value} -> {transition.new.value}",
+                )
+
+    def _reject_circuit(self, fname: str, attempt: int, permit: Permit) -> None:
+        error = circuit_open_error(self.name, permit)
+        if self.emit is not None:
+            self.emit(EventType.CIRCUIT_REJECTED, fname, attempt, error)
+        raise error
+
+    def _reject_limit(self, fname: str, attempt: int) -> None:
+        assert self.limiter is not None and self.config.rate_limiter is not None
+        limit = self.config.rate_limiter
+        error = RateLimitExceededError(
+            f"rate limit of {limit.max_calls} calls per {limit.period:g}s "
+            f"exceeded for {self.name or fname}",
+            policy=self.name,
+            retry_after=self.limiter.next_free(self.clock.monotonic()),
+        )
+        if self.emit is not None:
+            self.emit(EventType.RATE_LIMITED, fname, attempt, error)
+        raise error
+
+    def _reject_bulkhead(self, fname: str, attempt: int) -> None:
+        assert self.config.bulkhead is not None
+        error = BulkheadFullError(
+            f"all {self.config.bulkhead.max_concurrent} bulkhead slots of "
+            f"{self.name or fname} are busy",
+            policy=self.name,
+        )
+        if self.emit is not None:
+            self.emit(EventType.BULKHEAD_REJECTED, fname, attempt, error)
+        raise error
+
+    def _attempt_limit(self, deadline: float | None, fname: str) -> float:
+        assert self.timeout is not None
+        if deadline is None:
+            return self.timeout.seconds
+        left = deadline - self.clock.monotonic()
+        if left <= 0:
+            raise ResilienceTimeoutError(
+                f"{fname}: total deadline of {self.timeout.seconds:g}s passed",
+                policy=self.name,
+                seconds=self.timeout.seconds,
+            )
+        return left
+
+    # -- sync path -------------------------------------------------------------
+
+    def call(
+        self,
+        fn: Callable[..., Any],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cache: ResultCache | None,
+    ) -> Any:
+        """Run a sync ``fn`` through the whole pipeline."""
+        gate = self.gate
+        if not (gate.accepting and PROCESS_GATE.accepting):
+            self._refuse_if_closed()
+        calls = gate.calls if gate.tracking else None
+        if calls is not None:
+            calls.append(None)
+        try:
+            key = None
+            if cache is not None:
+                key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
+                if key is not None:
+                    value = cache.get(key)
+                    if self.emit is not None:
+                        hit = value is not MISS
+                        kind = EventType.CACHE_HIT if hit else EventType.CACHE_MISS
+                        self.emit(kind, fname)
+                    if value is not MISS:
+                        return value
+            try:
+                result = self._retry(fn, fname, args, kwargs)
+            except Exception as error:
+                fallback = self.fallback
+                if fallback is None or not isinstance(error, fallback.fallback_on):
+                    raise
+                return self._use_fallback(fname, error)
+            if key is not None and self._cacheable(result):
+                cache.put(key, result)  # type: ignore[union-attr]
+            return result
+        finally:
+            if calls is not None:
+                calls.pop()
+
+    def _cacheable(self, result: object) -> bool:
+        retry = self.retry
+        return not (retry and retry.retry_on_result and retry.retry_on_result(result))
+
+    def _use_fallback(self, fname: str, error: Exception) -> Any:
+        assert self.fallback is not None
+        if self.emit is not None:
+            self.emit(EventType.FALLBACK_USED, fname, error=error)
+        handler = self.fallback.handler
+        if not callable(handler):
+            return handler
+        value = handler(error)
+        if inspect.isawaitable(value):
+            if inspect.iscoroutine(value):
+                value.close()
+            raise TypeError(
+                f"the fallback handler of {self.name or fname} is async but "
+                f"{fname} is sync; use a sync handler or decorate an async function"
+            )
+        return value
+
+    def _retry(
+        self,
+        fn: Callable[..., Any],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        retry = self.retry
+        attempts = retry.max_attempts if retry is not None else 1
+        deadline = None
+        if self.total_timeout:
+            assert self.timeout is not None
+            deadline = self.clock.monotonic() + self.timeout.seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self.bare:
+                    result = fn(*args, **kwargs)
+                else:
+                    result = self._attempt(fn, fname, args, kwargs, attempt, deadline)
+            except RejectedError:
+                raise
+            except Exception as error:
+                if retry is None or not self._should_retry(error):
+                    raise
+                delay = self._plan_retry(fname, attempt, attempts, error, deadline)
+                if delay is None:
+                    raise
+                if delay > 0:
+                    self.clock.sleep(delay)
+                continue
+            if retry is None or retry.retry_on_result is None:
+                return result
+            if not retry.retry_on_result(result):
+                return result
+            delay = self._plan_retry(fname, attempt, attempts, result, deadline)
+            if delay is None:
+                return result
+            if delay > 0:
+                self.clock.sleep(delay)
+
+    def _plan_retry(
+        self,
+        fname: str,
+        attempt: int,
+        attempts: int,
+        trigger: object,
+        deadline: float | None,
+    ) -> float | None:
+        """Decide whether to retry after ``attempt``; return the sleep or None."""
+        if attempt >= attempts:
+            if self.emit is not None:
+                error = trigger if isinstance(trigger, BaseException) else None
+                self.emit(EventType.RETRY_EXHAUSTED, fname, attempt, error)
+            return None
+        budget = self.budget
+        if budget is not None and not budget.try_acquire(self.clock.monotonic()):
+            self._budget_exhausted(fname, attempt, trigger)
+            return None
+        return self._plan_sleep(fname, attempt, trigger, deadline)
+
+    def _plan_sleep(
+        self, fname: str, attempt: int, trigger: object, deadline: float | None
+    ) -> float | None:
+        delay = self._next_delay(fname, attempt, trigger, deadline)
+        if self.emit is not None:
+            error = trigger if isinstance(trigger, BaseException) else None
+            if delay is None:
+                self.emit(EventType.RETRY_EXHAUSTED, fname, attempt, error, "deadline")
+            else:
+                self.emit(EventType.RETRY, fname, attempt, error, delay=delay)
+        return delay
+
+    def _budget_exhausted(self, fname: str, attempt: int, trigger: object) -> None:
+        if self.emit is not None:
+            error = trigger if isinstance(trigger, BaseException) else None
+            self.emit(EventType.RETRY_BUDGET_EXHAUSTED, fname, attempt, error)
+
+    def _attempt(
+        self,
+        fn: Callable[..., Any],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        attempt: int,
+        deadline: float | None,
+    ) -> Any:
+        clock, emit = self.clock, self.emit
+        breaker, limiter, bulkhead = self.breaker_state, self.limiter, self.bulkhead
+        permit = None
+        if breaker is not None:
+            permit = breaker.acquire(clock.monotonic())
+            if permit.transitions:
+                self._announce(fname, permit.transitions)
+            if not permit.allowed:
+                self._reject_circuit(fname, attempt, permit)
+        reservation = None
+        slot = None
+        try:
+            if limiter is not None:
+                reservation = limiter.reserve(clock.monotonic(), self.limiter_wait)
+                if reservation is None:
+                    self._reject_limit(fname, attempt)
+                elif reservation.wait > 0:
+                    clock.sleep(reservation.wait)
+            if bulkhead is not None:
+                slot = bulkhead.acquire(self.bulkhead_wait)
+                if slot is None:
+                    self._reject_bulkhead(fname, attempt)
+            started = clock.monotonic() if breaker is not None else 0.0
+            if self.timeout is None:
+                result = fn(*args, **kwargs)
+            else:
+                limit = self._attempt_limit(deadline, fname)
+                result = call_with_timeout(
+                    fn,
+                    args,
+                    kwargs,
+                    limit,
+                    pool_size=self.timeout.pool_size,
+                    policy=self.name,
+                )
+        except RejectedError:
+            if permit is not None and permit.probe:
+                breaker.release_probe(clock.monotonic())  # type: ignore[union-attr]
+            raise
+        except Exception as error:
+            if breaker is not None:
+                self._announce(
+                    fname,
+                    breaker.record(
+                        clock.monotonic(),
+                        success=not self._counts_as_failure(error),
+                        slow=self._is_slow(started),
+                        probe=permit.probe,  # type: ignore[union-attr]
+                    ),
+                )
+            if emit is not None:
+                kind = (
+                    EventType.TIMEOUT
+                    if isinstance(error, ResilienceTimeoutError)
+                    else EventType.FAILURE
+                )
+                emit(kind, fname, attempt, error)
+            raise
+        except BaseException:
+            # Interrupts and cancellation: hand back what was taken, count nothing.
+            if permit is not None and permit.probe:
+                breaker.release_probe(clock.monotonic())  # type: ignore[union-attr]
+            if reservation is not None:
+                limiter.cancel(reservation.token)  # type: ignore[union-attr]
+            raise
+        finally:
+            if slot is not None:
+                bulkhead.release(slot)  # type: ignore[union-attr]
+        if breaker is not None:
+            transitions = breaker.record(
+                clock.monotonic(),
+                success=True,
+                slow=self._is_slow(started),
+                probe=permit.probe,  # type: ignore[union-attr]
+            )
+            if transitions:
+                self._announce(fname, transitions)
+        if emit is not None:
+            emit(EventType.SUCCESS, fname, attempt)
+        return result
+
+    # -- async path ------------------------------------------------------------
+
+    async def acall(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cache: ResultCache | None,
+    ) -> Any:
+        """Run an async ``fn`` through the whole pipeline."""
+        gate = self.gate
+        if not (gate.accepting and PROCESS_GATE.accepting):
+            self._refuse_if_closed()
+        calls = gate.calls if gate.tracking else None
+        if calls is not None:
+            calls.append(None)
+        try:
+            key = None
+            if cache is not None:
+                key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
+                if key is not None:
+                    value = cache.get(key)
+                    if self.emit is not None:
+                        hit = value is not MISS
+                        kind = EventType.CACHE_HIT if hit else EventType.CACHE_MISS
+                        self.emit(kind, fname)
+                    if value is not MISS:
+                        return value
+            try:
+                result = await self._aretry(fn, fname, args, kwargs)
+            except Exception as error:
+                fallback = self.fallback
+                if fallback is None or not isinstance(error, fallback.fallback_on):
+                    raise
+                return await self._ause_fallback(fname, error)
+            if key is not None and self._cacheable(result):
+                cache.put(key, result)  # type: ignore[union-attr]
+            return result
+        finally:
+            if calls is not None:
+                calls.pop()
+
+    async def _ause_fallback(self, fname: str, error: Exception) -> Any:
+        assert self.fallback is not None
+        if self.emit is not None:
+            self.emit(EventType.FALLBACK_USED, fname, error=error)
+        handler = self.fallback.handler
+        if not callable(handler):
+            return handler
+        value = handler(error)
+        if inspect.isawaitable(value):
+            value = await value
+        return value
+
+    async def _aretry(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        retry = self.retry
+        attempts = retry.max_attempts if retry is not None else 1
+        deadline = None
+        if self.total_timeout:
+            assert self.timeout is not None
+            deadline = self.clock.monotonic() + self.timeout.seconds
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if self.bare:
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await self._aattempt(
+                        fn, fname, args, kwargs, attempt, deadline
+                    )
+            except RejectedError:
+                raise
+            except Exception as error:
+                if retry is None or not self._should_retry(error):
+                    raise
+                delay = await self._aplan_retry(
+                    fname, attempt, attempts, error, deadline
+                )
+                if delay is None:
+                    raise
+                if delay > 0:
+                    await self.clock.asleep(delay)
+                continue
+            if retry is None or retry.retry_on_result is None:
+                return result
+            if not retry.retry_on_result(result):
+                return result
+            delay = await self._aplan_retry(fname, attempt, attempts, result, deadline)
+            if delay is None:
+                return result
+            if delay > 0:
+                await self.clock.asleep(delay)
+
+    async def _aplan_retry(
+        self,
+        fname: str,
+        attempt: int,
+        attempts: int,
+        trigger: object,
+        deadline: float | None,
+    ) -> float | None:
+        """Async twin of :meth:`_plan_retry` (the budget may be remote)."""
+        budget = self.budget
+        if budget is None or self.local or attempt >= attempts:
+            return self._plan_retry(fname, attempt, attempts, trigger, deadline)
+        if not await budget.atry_acquire(self.clock.monotonic()):
+            self._budget_exhausted(fname, attempt, trigger)
+            return None
+        return self._plan_sleep(fname, attempt, trigger, deadline)
+
+    async def _aattempt(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        attempt: int,
+        deadline: float | None,
+    ) -> Any:
+        clock, emit, local = self.clock, self.emit, self.local
+        breaker, limiter, bulkhead = self.breaker_state, self.limiter, self.bulkhead
+        permit = None
+        if breaker is not None:
+            now = clock.monotonic()
+            permit = breaker.acquire(now) if local else await breaker.aacquire(now)
+            if permit.transitions:
+                self._announce(fname, permit.transitions)
+            if not permit.allowed:
+                self._reject_circuit(fname, attempt, permit)
+        reservation = None
+        slot = None
+        try:
+            if limiter is not None:
+                now, wait = clock.monotonic(), self.limiter_wait
+                reservation = (
+                    limiter.reserve(now, wait)
+                    if local
+                    else await limiter.areserve(now, wait)
+                )
+                if reservation is None:
+                    self._reject_limit(fname, attempt)
+                elif reservation.wait > 0:
+                    await clock.asleep(reservation.wait)
+            if bulkhead is not None:
+                slot = await self._atake_slot()
+                if slot is None:
+                    self._reject_bulkhead(fname, attempt)
+            started = clock.monotonic() if breaker is not None else 0.0
+            if self.timeout is None:
+                result = await fn(*args, **kwargs)
+            else:
+                limit = self._attempt_limit(deadline, fname)
+                result = await call_with_timeout_async(
+                    fn, args, kwargs, limit, policy=self.name
+                )
+        except RejectedError:
+            if permit is not None and permit.probe:
+                await self._arelease_probe()
+            raise
+        except Exception as error:
+            if breaker is not None:
+                await self._arecord(
+                    fname,
+                    permit,  # type: ignore[arg-type]
+                    success=not self._counts_as_failure(error),
+                    slow=self._is_slow(started),
+                )
+            if emit is not None:
+                kind = (
+                    EventType.TIMEOUT
+                    if isinstance(error, ResilienceTimeoutError)
+                    else EventType.FAILURE
+                )
+                emit(kind, fname, attempt, error)
+            raise
+        except BaseException:
+            # Cancellation and interrupts: hand back what was taken, count nothing.
+            if permit is not None and permit.probe:
+                await self._arelease_probe()
+            if reservation is not None:
+                await self._acancel(reservation.token)
+            raise
+        finally:
+            if slot is not None:
+                if local:
+                    bulkhead.release(slot)  # type: ignore[union-attr]
+                else:
+                    await bulkhead.arelease(slot)  # type: ignore[union-attr]
+        if breaker is not None:
+            await self._arecord(
+                fname,
+                permit,  # type: ignore[arg-type]
+                success=True,
+                slow=self._is_slow(started),
+            )
+        if emit is not None:
+            emit(EventType.SUCCESS, fname, attempt)
+        return result
+
+    async def _arecord(
+        self, fname: str, permit: Permit, *, success: bool, slow: bool
+    ) -> None:
+        breaker = self.breaker_state
+        assert breaker is not None
+        now = self.clock.monotonic()
+        if self.local:
+            transitions = breaker.record(
+                now, success=success, slow=slow, probe=permit.probe
+            )
+        else:
+            transitions = await breaker.arecord(
+                now, success=success, slow=slow, probe=permit.probe
+            )
+        if transitions:
+            self._announce(fname, transitions)
+
+    async def _arelease_probe(self) -> None:
+        breaker = self.breaker_state
+        assert breaker is not None
+        if self.local:
+            breaker.release_probe(self.clock.monotonic())
+        else:
+            await breaker.arelease_probe(self.clock.monotonic())
+
+    async def _atake_slot(self) -> object | None:
+        bulkhead, wait = self.bulkhead, self.bulkhead_wait
+        assert bulkhead is not None
+        if not self.local:
+            return await bulkhead.aacquire(wait)
+        # In process: try without a coroutine first, queue only if needed.
+        slot = bulkhead.acquire(0.0)
+        if slot is None and wait > 0:
+            slot = await bulkhead.aacquire(wait)
+        return slot
+
+    async def _acancel(self, token: object) -> None:
+        limiter = self.limiter
+        assert limiter is not None
+        if self.local:
+            limiter.cancel(token)
+        else:
+            await limiter.acancel(token)
