@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 import click
-from flask import current_app
 from flask.cli import AppGroup
+
+from flask import current_app
 from pyresilience import PolicyStatus, UnknownPolicyError
 
 from ._registry import registry_of
@@ -57,7 +58,7 @@ def reset_command(name: str) -> None:
 
     try:
         registry.reset(name)
-    except UnknownPolicyError as exc:  # unregistered since the check above
+    except (UnknownPolicyError, ValueError) as exc:  # e.g. no breaker to reset
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{name}: circuit breaker closed")
 

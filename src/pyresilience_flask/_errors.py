@@ -24,6 +24,13 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.exceptions import (
+    GatewayTimeout,
+    HTTPException,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+
 from flask import Flask, current_app, jsonify, request
 from pyresilience import (
     BulkheadFullError,
@@ -32,12 +39,6 @@ from pyresilience import (
     ResilienceError,
     ResilienceTimeoutError,
     ShutdownError,
-)
-from werkzeug.exceptions import (
-    GatewayTimeout,
-    HTTPException,
-    ServiceUnavailable,
-    TooManyRequests,
 )
 
 __all__ = ["handle_resilience_error", "install_error_handlers", "status_for"]

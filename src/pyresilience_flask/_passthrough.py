@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from pyresilience import FallbackConfig, ResilienceConfig
 from werkzeug.exceptions import HTTPException
+
+from pyresilience import FallbackConfig, ResilienceConfig
 
 __all__ = ["pass_http_errors"]
 

@@ -90,3 +90,11 @@ def test_reset_of_an_unknown_name_lists_the_known_ones(app: Flask) -> None:
     assert result.exit_code == 2
     assert "'nope'" in result.output
     assert "inbound, payment-api" in result.output
+
+
+def test_reset_of_a_policy_without_a_breaker_explains(app: Flask) -> None:
+    """reset on a policy that has no breaker fails with the core's reason."""
+    result = app.test_cli_runner().invoke(args=["resilience", "reset", "inbound"])
+
+    assert result.exit_code == 1
+    assert "no circuit breaker" in result.output
