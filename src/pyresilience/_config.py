@@ -144,7 +144,9 @@ class TimeoutConfig:
     pool_size: int | None = None
 
     def __post_init__(self) -> None:
-        value = check.seconds("TimeoutConfig", "seconds", self.seconds, allow_zero=False)
+        value = check.seconds(
+            "TimeoutConfig", "seconds", self.seconds, allow_zero=False
+        )
         _set(self, "seconds", value)
         check.boolean("TimeoutConfig", "per_attempt", self.per_attempt)
         if self.pool_size is not None:
@@ -278,7 +280,9 @@ class BulkheadConfig:
     max_wait: float = 0.0
 
     def __post_init__(self) -> None:
-        check.integer("BulkheadConfig", "max_concurrent", self.max_concurrent, minimum=1)
+        check.integer(
+            "BulkheadConfig", "max_concurrent", self.max_concurrent, minimum=1
+        )
         _set(
             self,
             "max_wait",

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import random
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._breaker import CircuitBreaker, circuit_open_error, transition_event
@@ -35,7 +35,7 @@ from ._exceptions import (
     ShutdownError,
 )
 from ._gate import PROCESS_GATE, Gate
-from ._state import Permit, Transition
+from ._state import Permit, PolicyStatus, Transition
 from ._store import StateStore
 from ._timeout import call_with_timeout, call_with_timeout_async
 
@@ -97,13 +97,26 @@ class PolicyRuntime:
         self.bulkhead = store.bulkhead(state_key, bulkhead) if bulkhead else None
         self.bulkhead_wait = bulkhead.max_wait if bulkhead else 0.0
         self.budget = store.retry_budget(state_key, budget) if budget else None
-        self.shared_cache = ResultCache(config.cache, clock=clock) if config.cache else None
+        self.shared_cache = (
+            ResultCache(config.cache, clock=clock) if config.cache else None
+        )
         # With nothing to do per attempt, the retry loop calls the function
         # directly instead of going through _attempt.
         self.bare = not (
             self.breaker or self.limiter or self.bulkhead or self.per_attempt_timeout
         )
         self.bare = self.bare and not self.total_timeout and self.emit is None
+
+    def status(self) -> PolicyStatus:
+        """A snapshot of breaker, limiter, bulkhead and budget state."""
+        now = self.clock.monotonic()
+        return PolicyStatus(
+            name=self.name or "",
+            breaker=self.breaker_state.snapshot(now) if self.breaker_state else None,
+            rate_limiter=self.limiter.snapshot(now) if self.limiter else None,
+            bulkhead=self.bulkhead.snapshot() if self.bulkhead else None,
+            retry_budget=self.budget.available(now) if self.budget else None,
+        )
 
     # -- shared helpers --------------------------------------------------------
 
@@ -290,6 +303,7 @@ class PolicyRuntime:
             assert self.timeout is not None
             deadline = self.clock.monotonic() + self.timeout.seconds
         attempt = 0
+        last_error: Exception | None = None
         while True:
             attempt += 1
             try:
@@ -297,9 +311,13 @@ class PolicyRuntime:
                     result = fn(*args, **kwargs)
                 else:
                     result = self._attempt(fn, fname, args, kwargs, attempt, deadline)
-            except RejectedError:
+            except RejectedError as rejection:
+                # Never retried; keep the failure that led here as the cause.
+                if last_error is not None and rejection.__cause__ is None:
+                    raise rejection from last_error
                 raise
             except Exception as error:
+                last_error = error
                 if retry is None or not self._should_retry(error):
                     raise
                 delay = self._plan_retry(fname, attempt, attempts, error, deadline)
@@ -514,6 +532,7 @@ class PolicyRuntime:
             assert self.timeout is not None
             deadline = self.clock.monotonic() + self.timeout.seconds
         attempt = 0
+        last_error: Exception | None = None
         while True:
             attempt += 1
             try:
@@ -523,9 +542,12 @@ class PolicyRuntime:
                     result = await self._aattempt(
                         fn, fname, args, kwargs, attempt, deadline
                     )
-            except RejectedError:
+            except RejectedError as rejection:
+                if last_error is not None and rejection.__cause__ is None:
+                    raise rejection from last_error
                 raise
             except Exception as error:
+                last_error = error
                 if retry is None or not self._should_retry(error):
                     raise
                 delay = await self._aplan_retry(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 __all__ = [
     "BreakerSnapshot",
     "BulkheadSnapshot",
     "CircuitState",
     "Permit",
+    "PolicyStatus",
     "RateLimiterSnapshot",
     "Reservation",
     "Transition",
@@ -89,3 +90,41 @@ class BulkheadSnapshot:
     in_flight: int
     waiting: int
     max_concurrent: int
+
+
+@dataclass(frozen=True)
+class PolicyStatus:
+    """A point-in-time view of one named policy's state."""
+
+    name: str
+    breaker: BreakerSnapshot | None
+    rate_limiter: RateLimiterSnapshot | None
+    bulkhead: BulkheadSnapshot | None
+    retry_budget: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON status pages."""
+        breaker = self.breaker
+        return {
+            "state": breaker.state.value if breaker else None,
+            "retry_after": breaker.retry_after if breaker else None,
+            "consecutive_failures": breaker.consecutive_failures if breaker else None,
+            "rate_limiter": (
+                {
+                    "used": self.rate_limiter.used,
+                    "max_calls": self.rate_limiter.max_calls,
+                }
+                if self.rate_limiter
+                else None
+            ),
+            "bulkhead": (
+                {
+                    "in_flight": self.bulkhead.in_flight,
+                    "waiting": self.bulkhead.waiting,
+                    "max_concurrent": self.bulkhead.max_concurrent,
+                }
+                if self.bulkhead
+                else None
+            ),
+            "retry_budget": self.retry_budget,
+        }

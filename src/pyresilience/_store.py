@@ -176,9 +176,7 @@ class StateStore(Protocol):
         """Return the breaker backend for ``name``."""
         ...
 
-    def rate_limiter(
-        self, name: str, config: RateLimiterConfig
-    ) -> RateLimiterBackend:
+    def rate_limiter(self, name: str, config: RateLimiterConfig) -> RateLimiterBackend:
         """Return the rate-limiter backend for ``name``."""
         ...
 
@@ -222,9 +220,7 @@ class MemoryStore:
 
         return LocalBreakerState(config)
 
-    def rate_limiter(
-        self, name: str, config: RateLimiterConfig
-    ) -> RateLimiterBackend:
+    def rate_limiter(self, name: str, config: RateLimiterConfig) -> RateLimiterBackend:
         """Return a fresh in-process sliding-window limiter."""
         from ._ratelimit import LocalRateLimiterState
 

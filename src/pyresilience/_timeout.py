@@ -49,8 +49,19 @@ class TimeoutWorkerStats:
 
 
 class _Job:
-    __slots__ = ("args", "context", "done", "error", "fn", "kwargs", "result")
-    __slots__ += ("abandoned", "skip", "started", "started_at")
+    __slots__ = (
+        "abandoned",
+        "args",
+        "context",
+        "done",
+        "error",
+        "fn",
+        "kwargs",
+        "result",
+        "skip",
+        "started",
+        "started_at",
+    )
 
     def __init__(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs

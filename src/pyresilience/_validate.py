@@ -34,8 +34,7 @@ def integer(owner: str, name: str, value: object, *, minimum: int) -> int:
     """Return ``value`` if it is an ``int`` of at least ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
-            f"{owner}.{name} must be an integer, got {value!r} "
-            f"({type(value).__name__})"
+            f"{owner}.{name} must be an integer, got {value!r} ({type(value).__name__})"
         )
     if value < minimum:
         raise ValueError(f"{owner}.{name} must be >= {minimum}, got {value!r}")

@@ -1,0 +1,1 @@
+"""Optional helpers built on the core."""
