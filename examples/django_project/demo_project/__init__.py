@@ -1,0 +1,1 @@
+"""A minimal Django project calling a flaky upstream through named policies."""

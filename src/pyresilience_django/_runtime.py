@@ -1,0 +1,114 @@
+"""The project's one registry: built once, rebuilt when the setting changes.
+
+:func:`current` builds it from ``settings.RESILIENCE`` on first use (the app
+config calls it from ``ready()``) and then always returns the same object.
+``override_settings(RESILIENCE=...)`` swaps in a registry built from the
+override and, when the override ends, puts the previous registry back with
+its state (open breakers, used rate-limit permits) intact.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from typing import Any
+
+from pyresilience import ResilienceRegistry
+
+from ._build import Build, build
+from .conf import SETTING, conf
+
+__all__ = ["current", "get_registry", "on_setting_changed", "policy"]
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_current: Build | None = None
+# Builds hidden by an active override_settings, innermost last.
+_hidden: list[Build | None] = []
+
+
+def current() -> Build:
+    """Return the active build, reading the setting on first use."""
+    global _current
+
+    active = _current
+    if active is not None:
+        return active
+    with _lock:
+        # Another thread may have built it while this one waited for the lock.
+        if _current is None:
+            _current = _make()
+        return _current
+
+
+def get_registry() -> ResilienceRegistry:
+    """Return the registry built from ``settings.RESILIENCE``.
+
+    The same object is returned on every call until the setting changes
+    (``override_settings`` in tests). Policies that failed to load are not
+    in it; :func:`pyresilience_django.resilient` raises their error instead.
+    """
+    return current().registry
+
+
+def policy(name: str) -> Any:
+    """Return the policy ``name``, or raise the error that broke it.
+
+    Raises:
+        ConfigError: ``name`` (or the whole setting) is misconfigured; the
+            message is the one ``manage.py check`` reports.
+        UnknownPolicyError: ``name`` is not configured and there is no
+            ``DEFAULT``.
+    """
+    active = _current or current()
+    error = active.fatal or active.broken.get(name)
+    if error is not None:
+        # A copy, so tracebacks of earlier calls do not pile up on one object.
+        raise copy.copy(error)
+    return active.registry.policy(name)
+
+
+def on_setting_changed(*, setting: str, enter: bool, **kwargs: Any) -> None:
+    """Rebuild on ``setting_changed`` for ``RESILIENCE``; restore on exit.
+
+    Args:
+        setting: The name of the changed setting.
+        enter: True when an override starts, False when it ends.
+        **kwargs: The rest of the signal's arguments (unused).
+    """
+    global _current
+
+    if setting != SETTING:
+        return
+    with _lock:
+        retired = _current
+        if enter:
+            _hidden.append(_current)
+            _current = _make()
+            return
+        _current = _hidden.pop() if _hidden else _make()
+    if retired is not None:
+        _retire(retired)
+
+
+def _make() -> Build:
+    made = build(conf.RESILIENCE)
+    for problem in made.problems:
+        log = logger.error if problem.level == "error" else logger.warning
+        log(
+            "pyresilience_django.bad_setting: %s (%s; run manage.py check)",
+            problem.message,
+            problem.id,
+        )
+    return made
+
+
+def _retire(old: Build) -> None:
+    # No call should still be running through a registry whose override has
+    # ended; do not wait for stragglers, just release its store.
+    try:
+        old.registry.shutdown(timeout=0)
+    except Exception:
+        logger.exception("pyresilience_django.shutdown_failed")
