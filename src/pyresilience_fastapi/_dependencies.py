@@ -1,0 +1,138 @@
+"""The FastAPI dependencies: ``resilience(name)`` and ``guard(name)``."""
+
+# No ``from __future__ import annotations`` here: FastAPI reads these
+# signatures at runtime to find the ``Depends(get_registry)`` parameters.
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Annotated, TypeVar
+
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from fastapi import Depends
+from pyresilience import ResilienceRegistry
+
+from ._handle import PolicyHandle
+from ._provider import get_registry
+from ._validate import policy_name
+
+__all__ = ["GuardDependency", "PolicyDependency", "guard", "resilience"]
+
+DependencyT = TypeVar("DependencyT", "PolicyDependency", "GuardDependency")
+
+Registry = Annotated[ResilienceRegistry, Depends(get_registry)]
+
+
+class PolicyDependency:
+    """``Depends(resilience(name))``: hands the endpoint a :class:`PolicyHandle`."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, registry: Registry) -> PolicyHandle:
+        """Resolve the policy named ``self.name`` in the serving app's registry.
+
+        Raises:
+            UnknownPolicyError: The name is not registered and the registry
+                has no default; the message lists the registered names.
+        """
+        return PolicyHandle(registry.policy(self.name))
+
+    def __repr__(self) -> str:
+        return f"resilience({self.name!r})"
+
+
+class GuardDependency:
+    """``Depends(guard(name))``: admits or rejects the request itself.
+
+    The breaker, rate limiter and bulkhead of the policy decide before the
+    endpoint runs; a rejection raises (and is mapped to 503/429), so the
+    endpoint never sees the request. The bulkhead slot is held until the
+    response has been sent, streaming bodies and background tasks included.
+    An exception escaping the endpoint counts as a breaker failure (per the
+    policy's ``error_types``), except client errors: an ``HTTPException``
+    below 500 and request validation errors count as successes.
+    """
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def __call__(self, registry: Registry) -> AsyncIterator[None]:
+        """Hold the policy's guard for the lifetime of the request."""
+        client_error: Exception | None = None
+        async with registry.policy(self.name).aguard():
+            try:
+                yield
+            except (HTTPException, RequestValidationError) as exc:
+                if _is_server_error(exc):
+                    raise
+                # Leave the guard cleanly first: a client's mistake says
+                # nothing about the health of this service.
+                client_error = exc
+        if client_error is not None:
+            raise client_error
+
+    def __repr__(self) -> str:
+        return f"guard({self.name!r})"
+
+
+def _is_server_error(exc: Exception) -> bool:
+    return isinstance(exc, HTTPException) and exc.status_code >= 500
+
+
+_lock = threading.Lock()
+_policy_dependencies: dict[str, PolicyDependency] = {}
+_guard_dependencies: dict[str, GuardDependency] = {}
+
+
+def _cached(
+    cache: dict[str, DependencyT], kind: type[DependencyT], name: str
+) -> DependencyT:
+    policy_name(name)
+    dependency = cache.get(name)
+    if dependency is None:
+        with _lock:
+            dependency = cache.setdefault(name, kind(name))
+    return dependency
+
+
+def resilience(name: str) -> PolicyDependency:
+    """Return the dependency giving endpoints the policy ``name``.
+
+    Use it as ``payment = Depends(resilience("payment-api"))``; the endpoint
+    gets a :class:`PolicyHandle` bound to ``name`` in the registry of the app
+    serving the request (see :func:`get_registry`). The same name always
+    returns the same object, so FastAPI resolves it once per request.
+
+    Args:
+        name: A registry name. Unknown names fail at request time with
+            ``UnknownPolicyError`` unless the registry has a default.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string.
+    """
+    return _cached(_policy_dependencies, PolicyDependency, name)
+
+
+def guard(name: str) -> GuardDependency:
+    """Return the dependency that guards a route or router with policy ``name``.
+
+    Use it as ``dependencies=[Depends(guard("inbound"))]`` on a route, an
+    ``APIRouter`` or ``include_router``. Only the inbound patterns of the
+    policy act: circuit breaker, rate limiter, bulkhead (see
+    :class:`GuardDependency`). Keep FastAPI's default ``scope="request"``
+    for it: with ``scope="function"`` the slot would be released before the
+    response is sent.
+
+    Args:
+        name: A registry name.
+
+    Raises:
+        TypeError: ``name`` is not a non-empty string.
+    """
+    return _cached(_guard_dependencies, GuardDependency, name)

@@ -1,0 +1,94 @@
+"""``GuardMiddleware``: guard a whole ASGI app with one policy."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from pyresilience import RejectedError, ResilienceRegistry
+
+from ._errors import error_response
+from ._provider import registry_from_scope
+from ._validate import policy_name
+
+__all__ = ["GuardMiddleware"]
+
+
+class _ServerErrorStatus(Exception):
+    """Raised inside the guard so a 5xx response counts as a breaker failure."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the app answered with HTTP {status}")
+        self.status = status
+
+
+class GuardMiddleware:
+    """Pure ASGI middleware admitting each HTTP request through a policy.
+
+    The breaker, rate limiter and bulkhead of ``policy`` decide before the
+    app sees the request; a rejected request gets the 503/429 JSON response
+    of :func:`error_response` right here and never reaches the app. The
+    bulkhead slot is held until the last byte of the response has been
+    sent. A 5xx response, or an exception escaping the app, counts as a
+    breaker failure (per the policy's ``error_types``); anything else as a
+    success. Websocket and lifespan traffic passes through untouched.
+
+    Use it for a whole app (``app.add_middleware(GuardMiddleware,
+    policy="inbound")``) or a mounted sub-app; for single routes or routers
+    use ``Depends(guard(name))``.
+
+    Args:
+        app: The ASGI app to guard.
+        policy: The registry name of the guarding policy.
+        registry: The registry to use; by default the one
+            ``resilience_lifespan`` opened for the app serving the request.
+
+    Raises:
+        TypeError: ``policy`` is not a non-empty string, or ``registry`` is
+            not a ``ResilienceRegistry``.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: str,
+        *,
+        registry: ResilienceRegistry | None = None,
+    ) -> None:
+        policy_name(policy, "policy")
+        if registry is not None and not isinstance(registry, ResilienceRegistry):
+            raise TypeError(
+                f"registry must be a ResilienceRegistry or None, got {registry!r}"
+            )
+        self.app = app
+        self.policy = policy
+        self.registry = registry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        registry = self.registry
+        if registry is None:
+            registry = registry_from_scope(scope)
+        status = 0
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        admitted = False
+        try:
+            async with registry.policy(self.policy).aguard():
+                admitted = True
+                await self.app(scope, receive, send_and_watch)
+                if status >= 500:
+                    raise _ServerErrorStatus(status)
+        except _ServerErrorStatus:
+            pass  # already sent; it only had to be seen by the breaker
+        except RejectedError as exc:
+            if admitted:
+                raise
+            await error_response(exc)(scope, receive, send)
