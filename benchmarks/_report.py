@@ -125,9 +125,14 @@ class Section:
                 row.note = row.note or "no reference could be measured"
             return
 
-        ref = min(refs, key=lambda r: r.value or 0.0)
+        # For rates (req/s) the fastest reference is the largest and the cost
+        # ratio is inverted, so "1.03x" always reads "3% more time per call".
+        rate = row.unit.endswith("/s")
+        pick = max if rate else min
+        ref = pick(refs, key=lambda r: r.value or 0.0)
         assert ref.value is not None and row.value is not None
-        ratio = row.value / ref.value if ref.value > 0 else math.inf
+        cost, base = (ref.value, row.value) if rate else (row.value, ref.value)
+        ratio = cost / base if base > 0 else math.inf
         if informative:
             row.checks.append(Check("", INFO, ratio, ref.case))
             return

@@ -43,6 +43,10 @@ class SleepSpy:
     def __init__(self) -> None:
         self.count = 0
         self._previous: Any = None
+        # A coroutine reports a "call" each time it resumes; its frame tells
+        # a first start from a resumption. Holding the frames keeps their ids
+        # from being reused while the spy runs.
+        self._started: dict[int, FrameType] = {}
 
     def __enter__(self) -> SleepSpy:
         self._previous = sys.getprofile()
@@ -51,10 +55,17 @@ class SleepSpy:
 
     def __exit__(self, *exc: object) -> None:
         sys.setprofile(self._previous)
+        self._started.clear()
 
     def _profile(self, frame: FrameType, event: str, arg: Any) -> None:
-        sync_sleep = event == "c_call" and arg is time.sleep
-        if sync_sleep or (event == "call" and frame.f_code is _ASYNCIO_SLEEP):
+        if event == "c_call" and arg is time.sleep:
+            self.count += 1
+        elif (
+            event == "call"
+            and frame.f_code is _ASYNCIO_SLEEP
+            and id(frame) not in self._started
+        ):
+            self._started[id(frame)] = frame
             self.count += 1
 
 
