@@ -1,0 +1,338 @@
+"""The circuit breaker shared through Redis: one state machine per name."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from .._state import (
+    ALLOW,
+    BreakerSnapshot,
+    CircuitState,
+    Permit,
+    Transition,
+)
+from .._store import BreakerBackend
+from . import _lua
+from ._base import RemoteBackend
+from ._ids import new_id
+from ._limiter import take_stash
+from ._script import Script
+
+if TYPE_CHECKING:
+    from .._config import CircuitBreakerConfig
+    from ._limiter import RedisRateLimiterBackend
+    from ._store import RedisStore
+
+__all__ = ["RedisBreakerBackend"]
+
+_ACQUIRE = Script(_lua.BREAKER_ACQUIRE)
+_RECORD = Script(_lua.BREAKER_RECORD)
+_FORCE = Script(_lua.BREAKER_FORCE)
+_SNAPSHOT = Script(_lua.BREAKER_SNAPSHOT)
+
+_LETTER = {
+    CircuitState.CLOSED: "c",
+    CircuitState.OPEN: "o",
+    CircuitState.HALF_OPEN: "h",
+}
+_STATE: dict[Any, CircuitState] = {}
+for _state, _letter in _LETTER.items():
+    _STATE[_letter] = _STATE[_letter.encode()] = _state
+
+_TRANSITIONS: dict[Any, tuple[Transition, ...]] = {"": (), b"": ()}
+_PROBE = Permit(True, probe=True)
+
+
+def _transitions(raw: Any) -> tuple[Transition, ...]:
+    """Decode ``"co,oh"`` (bytes or str) into transitions, with a cache."""
+    known = _TRANSITIONS.get(raw)
+    if known is not None:
+        return known
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    decoded = tuple(
+        Transition(_STATE[pair[0]], _STATE[pair[1]]) for pair in text.split(",")
+    )
+    _TRANSITIONS[raw] = decoded
+    return decoded
+
+
+class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
+    """One circuit breaker shared by every process using the store.
+
+    The state, the counters, the open time and the half-open probe leases
+    live on the server and change only inside scripts that read the server's
+    clock, so all processes see one state and move to half-open together.
+
+    Round trips: :meth:`acquire` is one script call (it also reserves the
+    rate-limit start when the policy has a limiter). Recording a fast
+    success costs nothing while the breaker is closed: in count mode there
+    is nothing to reset when the last answer showed no failures, and in
+    window mode successes are counted and sent with this process's next
+    script call. Failures, slow calls and probe outcomes are sent at once.
+
+    Args:
+        store: The store this backend belongs to.
+        name: The policy name.
+        config: The breaker settings.
+    """
+
+    def __init__(
+        self, store: RedisStore, name: str, config: CircuitBreakerConfig
+    ) -> None:
+        from .._breaker_state import LocalBreakerState
+
+        super().__init__(store, name, lambda: LocalBreakerState(config))
+        self.config = config
+        self.keys = (
+            store._key(name, "breaker"),
+            store._key(name, "breaker:window"),
+            store._key(name, "breaker:probes"),
+        )
+        slow_rate = config.slow_call_rate_threshold if config.slow_call_duration else 0
+        self._settings = (
+            str(config.sliding_window_size),
+            str(config.failure_threshold),
+            repr(config.failure_rate_threshold),
+            repr(float(slow_rate)),
+            str(config.window_minimum),
+            repr(config.recovery_timeout),
+            str(config.success_threshold),
+            str(config.probe_limit),
+            repr(store.lease_ttl),
+        )
+        self._head = (*self.keys, *self._settings)
+        self._window = config.sliding_window_size > 0
+        self._slow_counts = config.slow_call_duration > 0
+        self._lock = threading.Lock()
+        self._pending = 0
+        # What the last reply showed: lets fast successes skip the server.
+        self._seen_state = CircuitState.CLOSED
+        self._seen_failures = 0
+        # Probe leases this process holds on the server, and probes it
+        # granted from local state during an outage.
+        self._leases: list[str] = []
+        self._local_probes = 0
+
+    # -- acquire -------------------------------------------------------------
+
+    def acquire(self, now: float) -> Permit:
+        """Decide whether a call may run; may move OPEN to HALF_OPEN."""
+        self._drop_stale_stash()
+        if self._usable():
+            limiter = self._limiter()
+            lease = new_id()
+            args, numkeys = self._acquire_args(lease, limiter)
+            reply = self._run(_ACQUIRE, numkeys, args)
+            if reply is not None:
+                return self._permit(reply, lease, limiter)
+        return self._local_acquire(now)
+
+    async def aacquire(self, now: float) -> Permit:
+        """Async twin of :meth:`acquire`."""
+        self._drop_stale_stash()
+        if self._usable():
+            limiter = self._limiter()
+            lease = new_id()
+            args, numkeys = self._acquire_args(lease, limiter)
+            reply = await self._arun(_ACQUIRE, numkeys, args)
+            if reply is not None:
+                return self._permit(reply, lease, limiter)
+        return self._local_acquire(now)
+
+    def _drop_stale_stash(self) -> None:
+        # A combined reservation still here was never used by a limiter call.
+        stash = take_stash()
+        if stash is not None:
+            stash.limiter.orphaned(stash)
+
+    def _limiter(self) -> RedisRateLimiterBackend | None:
+        limiter = self._store._limiters.get(self.name)
+        if limiter is not None and limiter.combine:
+            return limiter
+        return None
+
+    def _acquire_args(
+        self, lease: str, limiter: RedisRateLimiterBackend | None
+    ) -> tuple[tuple[Any, ...], int]:
+        pending = self._take_pending()
+        if limiter is None:
+            return (*self._head, pending, lease), 3
+        h, w, p = self.keys
+        return (
+            (h, w, p, limiter.key, *self._settings, pending, lease)
+            + limiter.combined_args(lease),
+            4,
+        )
+
+    def _permit(
+        self, reply: Any, lease: str, limiter: RedisRateLimiterBackend | None
+    ) -> Permit:
+        allowed, probe, wait, raw, state, failures, granted, limiter_wait = reply
+        self._seen_state = _STATE[state]
+        self._seen_failures = failures
+        if granted != -1 and limiter is not None:
+            limiter.stash(granted == 1, float(limiter_wait), lease)
+        transitions = _transitions(raw)
+        if probe:
+            self._leases.append(lease)
+            self._store._keeper.hold(self.keys[2], lease)
+        if not allowed:
+            return Permit(False, retry_after=float(wait), transitions=transitions)
+        if transitions:
+            return Permit(True, bool(probe), transitions=transitions)
+        return _PROBE if probe else ALLOW
+
+    def _local_acquire(self, now: float) -> Permit:
+        local = self._local()
+        permit = local.acquire(now)
+        if permit.probe:
+            with self._lock:
+                self._local_probes += 1
+        return permit
+
+    # -- record ----------------------------------------------------------------
+
+    def record(
+        self, now: float, *, success: bool, slow: bool, probe: bool
+    ) -> tuple[Transition, ...]:
+        """Record the outcome of a permitted call; return state changes."""
+        slow = slow and self._slow_counts
+        lease, local_probe = self._probe_origin(probe)
+        if local_probe:
+            return self._local().record(now, success=success, slow=slow, probe=True)
+        if lease is None and self._skip(success, slow):
+            return ()
+        if self._usable():
+            reply = self._run(_RECORD, 3, self._record_args(success, slow, lease))
+            if reply is not None:
+                return self._recorded(reply)
+        return self._local().record(now, success=success, slow=slow, probe=False)
+
+    async def arecord(
+        self, now: float, *, success: bool, slow: bool, probe: bool
+    ) -> tuple[Transition, ...]:
+        """Async twin of :meth:`record`."""
+        slow = slow and self._slow_counts
+        lease, local_probe = self._probe_origin(probe)
+        if local_probe:
+            return self._local().record(now, success=success, slow=slow, probe=True)
+        if lease is None and self._skip(success, slow):
+            return ()
+        if self._usable():
+            reply = await self._arun(
+                _RECORD, 3, self._record_args(success, slow, lease)
+            )
+            if reply is not None:
+                return self._recorded(reply)
+        return self._local().record(now, success=success, slow=slow, probe=False)
+
+    def _probe_origin(self, probe: bool) -> tuple[str | None, bool]:
+        """Return (server lease, granted locally) for a finished call."""
+        if not probe:
+            return None, False
+        lease = self._pop_lease()
+        if lease is not None:
+            return lease, False
+        with self._lock:
+            if self._local_probes > 0:
+                self._local_probes -= 1
+                return None, True
+        return None, False
+
+    def _pop_lease(self) -> str | None:
+        try:
+            lease = self._leases.pop()
+        except IndexError:
+            return None
+        self._store._keeper.drop(self.keys[2], lease)
+        return lease
+
+    def _skip(self, success: bool, slow: bool) -> bool:
+        """True when a non-probe outcome need not reach the server now."""
+        if not success or slow:
+            return False
+        if self._seen_state is not CircuitState.CLOSED:
+            # The server drops outcomes of calls permitted before a trip.
+            return True
+        if self._window:
+            with self._lock:
+                self._pending += 1
+            return True
+        return self._seen_failures == 0
+
+    def _take_pending(self) -> int:
+        if not self._pending:
+            return 0
+        with self._lock:
+            pending, self._pending = self._pending, 0
+        return pending
+
+    def _record_args(
+        self, success: bool, slow: bool, lease: str | None
+    ) -> tuple[Any, ...]:
+        return (
+            *self._head,
+            0 if success else 1,
+            1 if slow else 0,
+            lease or "",
+            self._take_pending(),
+        )
+
+    def _recorded(self, reply: Any) -> tuple[Transition, ...]:
+        raw, state, failures = reply
+        self._seen_state = _STATE[state]
+        self._seen_failures = failures
+        return _transitions(raw)
+
+    # -- probes, overrides and status -------------------------------------------
+
+    def release_probe(self, now: float) -> None:
+        """Give back a half-open probe whose call never finished (cancelled)."""
+        lease, local_probe = self._probe_origin(True)
+        if lease is not None:
+            self._command("ZREM", self.keys[2], lease)
+        elif local_probe:
+            self._local().release_probe(now)
+
+    async def arelease_probe(self, now: float) -> None:
+        """Async twin of :meth:`release_probe`."""
+        lease, local_probe = self._probe_origin(True)
+        if lease is not None:
+            await self._acommand("ZREM", self.keys[2], lease)
+        elif local_probe:
+            self._local().release_probe(now)
+
+    def force(self, state: CircuitState, now: float) -> tuple[Transition, ...]:
+        """Move every process's breaker to ``state`` and clear the counters."""
+        with self._lock:
+            self._pending = 0
+        if self._usable():
+            reply = self._run(_FORCE, 3, (*self._head, _LETTER[state]))
+            if reply is not None:
+                self._seen_state = state
+                self._seen_failures = 0
+                return _transitions(reply)
+        return self._local().force(state, now)
+
+    def snapshot(self, now: float) -> BreakerSnapshot:
+        """Return the shared state and counters (local ones during an outage)."""
+        if self._usable():
+            reply = self._run(_SNAPSHOT, 3, self._head)
+            if reply is not None:
+                state, failures, calls, failed, slow, probes, successes, wait = reply
+                return BreakerSnapshot(
+                    state=_STATE[state],
+                    consecutive_failures=failures,
+                    window_calls=calls,
+                    window_failures=failed,
+                    window_slow_calls=slow,
+                    half_open_in_flight=probes,
+                    half_open_successes=successes,
+                    retry_after=float(wait),
+                )
+        return self._local().snapshot(now)
+
+    def _on_new_local(self) -> None:
+        with self._lock:
+            self._local_probes = 0

@@ -1,0 +1,135 @@
+"""Building the sync and async redis-py clients a store talks through."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio
+from redis.backoff import NoBackoff
+
+import redis
+
+__all__ = [
+    "abandon_async",
+    "async_twin",
+    "describe_url",
+    "make_async",
+    "make_sync",
+    "sync_twin",
+]
+
+# Connection settings that mean the same to the sync and the async client,
+# copied when only one of the two was handed to the store.
+_SHARED_KWARGS = (
+    "host",
+    "port",
+    "db",
+    "username",
+    "password",
+    "client_name",
+    "ssl_keyfile",
+    "ssl_certfile",
+    "ssl_cert_reqs",
+    "ssl_ca_certs",
+    "ssl_check_hostname",
+)
+
+
+def _no_retry(kind: type[Any]) -> Any:
+    # redis-py retries a failed command up to 10 times by default; the store
+    # wants one short try and its own back-off instead.
+    return kind(NoBackoff(), 0)
+
+
+def make_sync(url: str, timeout: float) -> redis.Redis:
+    """Return a sync client for ``url`` with short timeouts and no retries."""
+    from redis.retry import Retry
+
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=_no_retry(Retry),
+    )
+
+
+def make_async(url: str, timeout: float) -> redis.asyncio.Redis:
+    """Return an async client for ``url`` with short timeouts and no retries."""
+    from redis.asyncio.retry import Retry
+
+    return redis.asyncio.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=_no_retry(Retry),
+    )
+
+
+def _kwargs_of(client: Any) -> dict[str, Any]:
+    pool = client.connection_pool
+    given = pool.connection_kwargs
+    kwargs = {key: given[key] for key in _SHARED_KWARGS if key in given}
+    if "path" in given:
+        kwargs["unix_socket_path"] = given["path"]
+    if "SSL" in getattr(pool, "connection_class", type(None)).__name__:
+        kwargs["ssl"] = True
+    return kwargs
+
+
+def sync_twin(client: Any, timeout: float) -> redis.Redis:
+    """Return a sync client for the server an async ``client`` talks to."""
+    from redis.retry import Retry
+
+    return redis.Redis(
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=_no_retry(Retry),
+        **_kwargs_of(client),
+    )
+
+
+def async_twin(client: Any, timeout: float) -> redis.asyncio.Redis:
+    """Return an async client for the server a sync ``client`` talks to."""
+    from redis.asyncio.retry import Retry
+
+    return redis.asyncio.Redis(
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=_no_retry(Retry),
+        **_kwargs_of(client),
+    )
+
+
+def abandon_async(client: Any) -> None:
+    """Drop the sockets of an async client whose event loop is gone.
+
+    Its connections cannot be closed with ``await`` any more; close their
+    transports directly so they are not reported as leaked.
+    """
+    pool = client.connection_pool
+    connections = [
+        *getattr(pool, "_available_connections", ()),
+        *getattr(pool, "_in_use_connections", ()),
+    ]
+    for connection in connections:
+        with contextlib.suppress(Exception):
+            connection._close()
+        # A transport of a closed loop cannot close itself; forget it so the
+        # connection's finaliser has nothing left to warn about.
+        with contextlib.suppress(Exception):
+            connection._writer = connection._reader = None
+
+
+def describe_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

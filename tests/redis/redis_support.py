@@ -1,0 +1,108 @@
+"""A throwaway redis-server for the Redis store tests, on 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+import redis
+
+REQUIRE_ENV = "PYRESILIENCE_REQUIRE_REDIS"
+
+
+def redis_binary() -> str:
+    """Return the redis-server path; skip (or fail in CI) when it is missing."""
+    path = shutil.which("redis-server")
+    if path is not None:
+        return path
+    message = (
+        "redis-server is not installed (not found on PATH); install it, e.g. "
+        "`apt-get install redis-server`, to run the Redis store tests"
+    )
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{message}; {REQUIRE_ENV}=1 requires them", pytrace=False)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class RedisServer:
+    """One redis-server process: no persistence, its own temp dir, 127.0.0.1.
+
+    It can be stopped and started again on the same port, to play an outage.
+    """
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyresilience-redis-")
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """The URL of database 0."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--bind", "127.0.0.1",
+                "--port", str(self.port),
+                "--dir", self.dir,
+                "--save", "",
+                "--appendonly", "no",
+                "--daemonize", "no",
+                "--protected-mode", "yes",
+                "--loglevel", "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        self._wait_until_up()
+
+    def stop(self) -> None:
+        """Kill the server (as an outage would) and wait for it to exit."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def close(self) -> None:
+        """Stop the server and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def client(self) -> redis.Redis:
+        """Return a new plain client (the caller closes it)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def _wait_until_up(self) -> None:
+        deadline = time.monotonic() + 10
+        while True:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"redis-server exited with {self.process.returncode} on port "
+                    f"{self.port}"
+                )
+            try:
+                with self.client() as client:
+                    client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
