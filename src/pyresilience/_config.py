@@ -9,7 +9,6 @@ field, the value and what is allowed. Durations are seconds; a
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -383,15 +382,16 @@ class ResilienceConfig:
 
     def _warn_suspicious(self) -> None:
         retry, timeout = self.retry, self.timeout
-        if retry and timeout and not timeout.per_attempt and retry.delay:
-            worst = sum(retry.backoff(n) for n in range(1, retry.max_attempts))
-            if not math.isinf(worst) and worst >= timeout.seconds:
-                warnings.warn(
-                    f"retry back-off alone ({worst:g}s) reaches the total deadline "
-                    f"({timeout.seconds:g}s); later attempts can never run",
-                    UserWarning,
-                    stacklevel=4,
-                )
+        if not (retry and timeout) or timeout.per_attempt or retry.max_attempts < 2:
+            return
+        if retry.delay_func is None and retry.backoff(1) >= timeout.seconds:
+            warnings.warn(
+                f"the first retry back-off ({retry.backoff(1):g}s) already reaches "
+                f"the total deadline ({timeout.seconds:g}s), so no retry can ever "
+                "run; lower RetryConfig.delay or raise TimeoutConfig.seconds",
+                UserWarning,
+                stacklevel=4,
+            )
 
     @classmethod
     def from_mapping(

@@ -23,7 +23,13 @@ from ._engine import PolicyRuntime
 from ._gate import PROCESS_GATE
 from ._store import MemoryStore
 
-__all__ = ["check_fallback_fits", "qualified_name", "resilient", "wrap"]
+__all__ = [
+    "check_fallback_fits",
+    "is_async_callable",
+    "qualified_name",
+    "resilient",
+    "wrap",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -37,13 +43,21 @@ def qualified_name(fn: Callable[..., Any]) -> str:
     return f"{module}.{name}" if module else name
 
 
+def is_async_callable(fn: object) -> bool:
+    """True for coroutine functions and objects with an async ``__call__``."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call)
+
+
 def check_fallback_fits(fn: Callable[..., Any], config: ResilienceConfig) -> None:
     """Refuse an async fallback handler on a sync function, at decoration."""
     fallback = config.fallback
     if (
         fallback is not None
         and inspect.iscoroutinefunction(fallback.handler)
-        and not inspect.iscoroutinefunction(fn)
+        and not is_async_callable(fn)
     ):
         raise TypeError(
             f"FallbackConfig.handler {fallback.handler!r} is async but "
@@ -58,7 +72,7 @@ def wrap(
 ) -> F:
     """Wrap ``fn`` so each call runs through the runtime ``resolve()`` returns."""
     fname = qualified_name(fn)
-    if inspect.iscoroutinefunction(fn):
+    if is_async_callable(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -80,7 +94,7 @@ def _wrap_fixed(fn: F, runtime: PolicyRuntime) -> F:
     fname = qualified_name(fn)
     cache = runtime.new_cache()
     call, acall = runtime.call, runtime.acall
-    if inspect.iscoroutinefunction(fn):
+    if is_async_callable(fn):
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
@@ -11,7 +10,12 @@ from typing import Any, TypeVar, cast
 from ._cache import ResultCache
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import ResilienceConfig
-from ._decorator import check_fallback_fits, qualified_name, wrap
+from ._decorator import (
+    check_fallback_fits,
+    is_async_callable,
+    qualified_name,
+    wrap,
+)
 from ._engine import PolicyRuntime
 from ._exceptions import UnknownPolicyError
 from ._gate import Gate
@@ -317,7 +321,7 @@ class Policy:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Call sync ``fn(*args, **kwargs)`` through the policy."""
         runtime = self.registry.runtime(self.name)
-        if inspect.iscoroutinefunction(fn):
+        if is_async_callable(fn):
             raise TypeError(
                 f"{qualified_name(fn)} is async; use `await policy.acall(...)`"
             )
@@ -327,7 +331,7 @@ class Policy:
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await async ``fn(*args, **kwargs)`` through the policy."""
         runtime = self.registry.runtime(self.name)
-        if not inspect.iscoroutinefunction(fn) and not _returns_awaitable(fn):
+        if not is_async_callable(fn):
             raise TypeError(
                 f"{qualified_name(fn)} is not async; use policy.call(...) "
                 "(in a worker thread when inside an event loop)"
@@ -361,12 +365,6 @@ class Policy:
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r})"
-
-
-def _returns_awaitable(fn: object) -> bool:
-    # Callable objects with an async __call__ count as async too.
-    call = getattr(fn, "__call__", None)  # noqa: B004
-    return inspect.iscoroutinefunction(call)
 
 
 class _Binding:
