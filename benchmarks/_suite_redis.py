@@ -18,7 +18,7 @@ from . import _peers as peers
 from ._cases import Case, run_async, run_sync
 from ._harness import Settings
 from ._redis_server import RedisServer
-from ._report import Section
+from ._report import MISS, PASS, Check, Section
 from ._subjects import Unavailable, awork, work
 
 __all__ = ["redis_sections"]
@@ -27,6 +27,7 @@ BREAKER = "ours breaker"
 BOTH = "ours breaker + limiter"
 PING = "PING round trip"
 GET = "GET round trip"
+EVAL = "EVALSHA of 'return 1'"
 
 _names = itertools.count()
 
@@ -52,23 +53,34 @@ def _configs() -> dict[str, Any]:
 
 
 class _Registries:
-    """Registries on the memory store and on the Redis store, opened lazily."""
+    """Registries on the memory store and on the Redis store, opened lazily.
 
-    def __init__(self, url: str, loop: asyncio.AbstractEventLoop) -> None:
-        self.url = url
+    Redis registries use the very clients the round-trip rows time, so the
+    bare round trip and the store's calls share one connection pool.
+    """
+
+    def __init__(self, client: Any, aclient: Any, loop: asyncio.AbstractEventLoop):
+        self.client = client
+        self.aclient = aclient
         self.loop = loop
         self._open: list[Any] = []
+
+    def _store(self, store: str) -> Any:
+        if store == "memory":
+            return None
+        from pyresilience.stores import RedisStore
+
+        # A fresh key prefix per registry: no row sees another row's state.
+        return RedisStore(
+            client=self.client,
+            async_client=self.aclient,
+            prefix=f"bench{next(_names)}",
+        )
 
     def registry(self, store: str, *, is_async: bool) -> Any:
         """Return a fresh open registry on ``store`` ("memory" or "redis")."""
         pr = ours.core()
-        from pyresilience.config import load_store
-
-        # A fresh key prefix per registry: no row sees another row's state.
-        value = {"url": self.url, "prefix": f"bench{next(_names)}"}
-        if store == "memory":
-            value = None
-        registry = pr.ResilienceRegistry(store=load_store(value, path="bench"))
+        registry = pr.ResilienceRegistry(store=self._store(store))
         for name, config in _configs().items():
             registry.register(name, config)
         if is_async:
@@ -97,6 +109,12 @@ def _ours_case(regs: _Registries, name: str, store: str, is_async: bool) -> Case
     return Case(label, "ours", build)
 
 
+def _trivial_script(client: Any) -> Callable[[], Any]:
+    # Separates the price of running any Lua script from the store's own work.
+    script = client.register_script("return 1")
+    return lambda: script(keys=[], args=[])
+
+
 def _sync_cases(regs: _Registries, client: Any) -> list[Case]:
     def pybreaker_redis() -> Callable[[], Any]:
         import pybreaker
@@ -109,6 +127,7 @@ def _sync_cases(regs: _Registries, client: Any) -> list[Case]:
     return [
         Case(PING, "floor", lambda: client.ping, True),
         Case(GET, "floor", lambda: lambda: client.get("bench:missing"), None),
+        Case(EVAL, "floor", lambda: _trivial_script(client), 1),
         _ours_case(regs, BREAKER, "memory", False),
         _ours_case(regs, BREAKER, "redis", False),
         _ours_case(regs, BOTH, "memory", False),
@@ -130,6 +149,51 @@ def _async_cases(regs: _Registries, client: Any) -> list[Case]:
         _ours_case(regs, BOTH, "memory", True),
         _ours_case(regs, BOTH, "redis", True),
     ]
+
+
+def _server_counts(admin: Any) -> tuple[int, int]:
+    stats = admin.info("stats")
+    return int(stats["total_commands_processed"]), int(stats["total_reads_processed"])
+
+
+def _count_traffic(
+    section: Section,
+    cases: Sequence[Case],
+    admin: Any,
+    run: Callable[[Any], Any] | None,
+    calls: int = 200,
+) -> None:
+    """Note, per row, the commands and socket reads the server saw per call.
+
+    A socket read on the server is one request arriving, so reads per call
+    count round trips (a pipeline arrives in one read) while commands count
+    the work. The two ``INFO`` calls bracketing the run are subtracted.
+    """
+    for case in cases:
+        row = section.find(case.label)
+        if row is None or row.skipped:
+            continue
+        fn = case.build()
+        for _ in range(2):
+            result = fn()
+            if run is not None:
+                run(result)
+        before = _server_counts(admin)
+        for _ in range(calls):
+            result = fn()
+            if run is not None:
+                run(result)
+        after = _server_counts(admin)
+        commands = (after[0] - before[0] - 1) / calls
+        reads = (after[1] - before[1] - 1) / calls
+        traffic = f"{commands:.2f} commands in {reads:.2f} round trips per call"
+        row.note = f"{row.note}; {traffic}" if row.note else traffic
+        if case.label.endswith("redis store"):
+            # The count behind "costs at most one round trip", free of noise.
+            result = PASS if reads <= 1.0 else MISS
+            row.checks.insert(
+                0, Check("<= 1 round trip", result, vs=f"{reads:.2f} counted")
+            )
 
 
 def _judge(section: Section) -> None:
@@ -177,20 +241,25 @@ def _measure(
 ) -> list[Section]:
     redis = _redis()
     loop = asyncio.new_event_loop()
-    regs = _Registries(url, loop)
     client = redis.Redis.from_url(url)
     aclient = redis.asyncio.Redis.from_url(url)
+    admin = redis.Redis.from_url(url)
+    regs = _Registries(client, aclient, loop)
     try:
-        sync = run_sync(sync_title, _sync_cases(regs, client), settings)
-        asynchronous = run_async(
-            async_title, _async_cases(regs, aclient), settings, loop
-        )
+        cases = _sync_cases(regs, client)
+        sync = run_sync(sync_title, cases, settings)
+        _count_traffic(sync, cases, admin, None)
+        acases = _async_cases(regs, aclient)
+        asynchronous = run_async(async_title, acases, settings, loop)
+        _count_traffic(asynchronous, acases, admin, loop.run_until_complete)
     finally:
         regs.close()
         client.close()
+        admin.close()
         loop.run_until_complete(aclient.aclose())
         loop.close()
     for section in (sync, asynchronous):
         _judge(section)
-        section.rows[0].note = "the reference round trip (a fresh client, same URL)"
+        reference = section.rows[0]
+        reference.note = f"the reference, on the store's client; {reference.note}"
     return [sync, asynchronous]

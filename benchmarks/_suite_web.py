@@ -43,6 +43,12 @@ def _judge(section: Section, case: str, floor: str, informative: bool = False) -
 
 
 def _as_rate(section: Section) -> Section:
+    """Turn ns/request into req/s; note each adapter row's added time."""
+    floor = next((r for r in section.rows if r.kind == "floor" and r.value), None)
+    for row in section.rows:
+        if floor and row is not floor and row.value and floor.value:
+            added = (row.value - floor.value) / 1000
+            row.note = f"{added:+.1f} us per request against {floor.case}"
     for row in section.rows:
         if row.value is not None:
             row.value = 1e9 / row.value if row.value else float("inf")
