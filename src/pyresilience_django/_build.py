@@ -11,11 +11,11 @@ from __future__ import annotations
 import difflib
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from pyresilience import ConfigError, ResilienceConfig, ResilienceRegistry
+from pyresilience import Clock, ConfigError, ResilienceConfig, ResilienceRegistry
 from pyresilience.config import load_config, load_policies, load_store
 
 from .conf import KEYS, SETTING
@@ -23,6 +23,8 @@ from .conf import KEYS, SETTING
 __all__ = ["Build", "Problem", "build", "key_path"]
 
 _DOCS = "See docs/django.md, section Settings."
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,12 @@ def key_path(*keys: str) -> str:
     return SETTING + "".join(f"[{json.dumps(key)}]" for key in keys)
 
 
-def build(raw: Any) -> Build:
+def build(raw: Any, *, clock: Clock | None = None) -> Build:
     """Read the raw setting; never raises for a bad value.
 
     Args:
         raw: The value of ``settings.RESILIENCE``.
+        clock: Time source for the registry (tests inject a fake one).
     """
     if not isinstance(raw, Mapping):
         error = ConfigError(
@@ -77,17 +80,17 @@ def build(raw: Any) -> Build:
         )
         hint = 'e.g. RESILIENCE = {"POLICIES": {"payment-api": {"retry": {}}}}'
         problem = Problem("pyresilience.E001", str(error), f"{hint}. {_DOCS}")
-        return Build(ResilienceRegistry(), fatal=error, problems=(problem,))
+        return Build(ResilienceRegistry(clock=clock), fatal=error, problems=(problem,))
 
-    reader = _Reader(raw)
-    return reader.read()
+    return _Reader(raw, clock).read()
 
 
 class _Reader:
     """Collects problems while loading each part of the setting."""
 
-    def __init__(self, raw: Mapping[Any, Any]) -> None:
+    def __init__(self, raw: Mapping[Any, Any], clock: Clock | None) -> None:
         self.raw = raw
+        self.clock = clock
         self.problems: list[Problem] = []
         self.fatal: ConfigError | None = None
 
@@ -99,9 +102,11 @@ class _Reader:
         policies = self._policies_mapping()
         configs, broken = _PolicyReader(self, policies).read()
         if self.fatal is not None:
-            registry = ResilienceRegistry()
+            registry = ResilienceRegistry(clock=self.clock)
         else:
-            registry = ResilienceRegistry(store=store, default=default)
+            registry = ResilienceRegistry(
+                store=store, clock=self.clock, default=default
+            )
             for name, config in configs.items():
                 registry.register(name, config)
         return Build(registry, self.fatal, broken, tuple(self.problems))
@@ -273,6 +278,16 @@ class _PolicyReader:
             )
             self.errors.append((name, error))
             return error
+        cycle = self._cycle(name)
+        if cycle:
+            error = ConfigError(
+                f"policies extend each other in a cycle: {' -> '.join(cycle)}",
+                path=key_path("POLICIES", name, "extends"),
+            )
+            self.errors.append((name, error))
+            for member in cycle:
+                self.broken.setdefault(member, error)
+            return error
         if base is not None and base not in self._visiting:
             base_error = self._resolve(base)
             if base_error is not None:
@@ -290,6 +305,14 @@ class _PolicyReader:
             self.errors.append((name, error))
             return error
         self.configs[name] = configs[name]
+        return None
+
+    def _cycle(self, name: str) -> list[str] | None:
+        """The loop of ``extends`` from ``name`` back to it, if there is one."""
+        chain = self._chain(name)
+        last = self.policies[chain[-1]]
+        if isinstance(last, Mapping) and last.get("extends") == name:
+            return [*chain, name]
         return None
 
     def _chain(self, name: str) -> list[str]:
@@ -334,7 +357,7 @@ def _section_errors(raw: Any, path: str) -> list[ConfigError]:
     return errors
 
 
-def _quietly(loader: Any, *args: Any, reader: _Reader, **kwargs: Any) -> Any:
+def _quietly(loader: Callable[..., T], *args: Any, reader: _Reader, **kwargs: Any) -> T:
     """Call a loader, turning its warnings into ``pyresilience.W002`` entries.
 
     The config classes warn about legal but suspicious combinations; a

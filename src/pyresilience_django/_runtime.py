@@ -14,19 +14,27 @@ import logging
 import threading
 from typing import Any
 
-from pyresilience import ResilienceRegistry
+from pyresilience import Clock, Policy, ResilienceRegistry
 
 from ._build import Build, build
 from .conf import SETTING, conf
 
-__all__ = ["current", "get_registry", "on_setting_changed", "policy"]
+__all__ = [
+    "current",
+    "get_registry",
+    "on_setting_changed",
+    "policy",
+    "pop_clock",
+    "push_clock",
+]
 
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _current: Build | None = None
-# Builds hidden by an active override_settings, innermost last.
-_hidden: list[Build | None] = []
+_clock: Clock | None = None
+# Builds (and their clocks) hidden by an active override, innermost last.
+_hidden: list[tuple[Build | None, Clock | None]] = []
 
 
 def current() -> Build:
@@ -53,7 +61,7 @@ def get_registry() -> ResilienceRegistry:
     return current().registry
 
 
-def policy(name: str) -> Any:
+def policy(name: str) -> Policy:
     """Return the policy ``name``, or raise the error that broke it.
 
     Raises:
@@ -78,23 +86,48 @@ def on_setting_changed(*, setting: str, enter: bool, **kwargs: Any) -> None:
         enter: True when an override starts, False when it ends.
         **kwargs: The rest of the signal's arguments (unused).
     """
-    global _current
-
     if setting != SETTING:
         return
+    if enter:
+        _push(_clock)
+    else:
+        _pop()
+
+
+def push_clock(clock: Clock) -> None:
+    """Rebuild the registry with ``clock`` until :func:`pop_clock`."""
+    _push(clock)
+
+
+def pop_clock() -> None:
+    """Put back the registry (and clock) that :func:`push_clock` replaced."""
+    _pop()
+
+
+def _push(clock: Clock | None) -> None:
+    global _current, _clock
+
+    with _lock:
+        _hidden.append((_current, _clock))
+        _clock = clock
+        _current = _make()
+
+
+def _pop() -> None:
+    global _current, _clock
+
     with _lock:
         retired = _current
-        if enter:
-            _hidden.append(_current)
+        if _hidden:
+            _current, _clock = _hidden.pop()
+        else:
             _current = _make()
-            return
-        _current = _hidden.pop() if _hidden else _make()
     if retired is not None:
         _retire(retired)
 
 
 def _make() -> Build:
-    made = build(conf.RESILIENCE)
+    made = build(conf.RESILIENCE, clock=_clock)
     for problem in made.problems:
         log = logger.error if problem.level == "error" else logger.warning
         log(

@@ -10,7 +10,7 @@ from . import _runtime
 from .checks import check_settings
 
 
-class PyresilienceDjangoConfig(AppConfig):
+class PyresilienceDjangoConfig(AppConfig):  # type: ignore[misc]
     """Builds the project's registry from ``settings.RESILIENCE``."""
 
     name = "pyresilience_django"

@@ -50,7 +50,7 @@ class ResilienceMiddleware:
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
         """Async entry point, used when the next handler is async."""
-        return await self.get_response(request)  # type: ignore[no-any-return, misc]
+        return await self.get_response(request)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 
 from . import _runtime
 from ._status import describe
@@ -11,8 +10,7 @@ from ._status import describe
 __all__ = ["status"]
 
 
-@require_GET
-def status(request: HttpRequest) -> JsonResponse:
+def status(request: HttpRequest) -> HttpResponse:
     """Answer ``{name: {"state": ..., ...}}`` for every policy.
 
     ``state`` is the breaker state or ``null``; see
@@ -21,4 +19,6 @@ def status(request: HttpRequest) -> JsonResponse:
     e.g. ``path("resilience/", pyresilience_django.views.status)`` behind
     staff-only access.
     """
+    if request.method not in ("GET", "HEAD"):
+        return HttpResponseNotAllowed(["GET", "HEAD"])
     return JsonResponse(describe(_runtime.current()))

@@ -11,7 +11,7 @@ from ... import _runtime
 from ..._status import describe
 
 
-class Command(BaseCommand):
+class Command(BaseCommand):  # type: ignore[misc]
     """Print the state of every policy, or close breakers with ``--reset``."""
 
     help = (

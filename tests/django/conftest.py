@@ -1,0 +1,40 @@
+"""Django for the pyresilience_django tests: settings, clients, a fake clock.
+
+Django is configured here, once per session, with ``settings.configure``;
+each test states its own ``RESILIENCE`` with ``override_settings``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+import django
+from pyresilience.testing import FakeClock
+
+if not settings.configured:
+    settings.configure(
+        SECRET_KEY="tests-only",
+        DEBUG=False,
+        ALLOWED_HOSTS=["testserver"],
+        INSTALLED_APPS=["pyresilience_django"],
+        MIDDLEWARE=["pyresilience_django.middleware.ResilienceMiddleware"],
+        ROOT_URLCONF="djapp_urls",
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
+        },
+        USE_TZ=True,
+        RESILIENCE={"POLICIES": {"base": {"retry": {"max_attempts": 2}}}},
+    )
+    django.setup()
+
+from pyresilience_django.testing import use_clock
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    """Policies run on virtual time for the test's duration."""
+    with use_clock(FakeClock()) as fake:
+        yield fake
