@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _fastapi_support import MakeApp
 
 from fastapi import FastAPI
 from pyresilience import ResilienceRegistry
 from pyresilience.testing import FakeClock
 from pyresilience_fastapi import resilience_lifespan
-
-MakeApp = Callable[..., FastAPI]
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import threading
 from typing import Annotated, Any
 
 import pytest
-from conftest import MakeApp
+from _fastapi_support import MakeApp
 from fastapi.testclient import TestClient
 
 from fastapi import Depends, FastAPI

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MakeApp
+from _fastapi_support import MakeApp
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 

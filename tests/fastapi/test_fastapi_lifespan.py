@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import MakeApp
+from _fastapi_support import MakeApp
 from fastapi.testclient import TestClient
 
 from fastapi import FastAPI, Request

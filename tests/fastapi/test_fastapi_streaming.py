@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import pytest
-from conftest import MakeApp
+from _fastapi_support import MakeApp
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
