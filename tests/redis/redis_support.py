@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from typing import Any
 
 import pytest
 
@@ -106,3 +108,37 @@ class RedisServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+
+class RoundTrips:
+    """Counts the commands a store sends through its sync and async clients."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def watch(self, client: Any) -> None:
+        """Wrap ``client.execute_command`` (sync or async) to count calls."""
+        original = client.execute_command
+        sent = self.sent
+
+        if inspect.iscoroutinefunction(original):
+
+            async def counted_async(*args: Any, **options: Any) -> Any:
+                sent.append(str(args[0]))
+                return await original(*args, **options)
+
+            client.execute_command = counted_async
+        else:
+
+            def counted(*args: Any, **options: Any) -> Any:
+                sent.append(str(args[0]))
+                return original(*args, **options)
+
+            client.execute_command = counted
+
+    def __len__(self) -> int:
+        return len(self.sent)
+
+    def clear(self) -> None:
+        """Forget what was counted so far."""
+        self.sent.clear()

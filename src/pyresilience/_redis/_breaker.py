@@ -66,10 +66,13 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
 
     Round trips: :meth:`acquire` is one script call (it also reserves the
     rate-limit start when the policy has a limiter). Recording a fast
-    success costs nothing while the breaker is closed: in count mode there
-    is nothing to reset when the last answer showed no failures, and in
-    window mode successes are counted and sent with this process's next
-    script call. Failures, slow calls and probe outcomes are sent at once.
+    success costs nothing while the breaker is closed and the last answer
+    showed nothing a success could change (no consecutive failures in count
+    mode, no failed or slow call in the window otherwise): in count mode
+    there is nothing to reset, and in window mode the success is counted
+    here and sent with this process's next script call. Everything else
+    (failures, slow calls, probe outcomes, successes after failures) is sent
+    at once.
 
     Args:
         store: The store this backend belongs to.
@@ -108,7 +111,7 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         self._pending = 0
         # What the last reply showed: lets fast successes skip the server.
         self._seen_state = CircuitState.CLOSED
-        self._seen_failures = 0
+        self._seen_bad = 0
         # Probe leases this process holds on the server, and probes it
         # granted from local state during an outage.
         self._leases: list[str] = []
@@ -168,9 +171,9 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
     def _permit(
         self, reply: Any, lease: str, limiter: RedisRateLimiterBackend | None
     ) -> Permit:
-        allowed, probe, wait, raw, state, failures, granted, limiter_wait = reply
+        allowed, probe, wait, raw, state, bad, granted, limiter_wait = reply
         self._seen_state = _STATE[state]
-        self._seen_failures = failures
+        self._seen_bad = bad
         if granted != -1 and limiter is not None:
             limiter.stash(granted == 1, float(limiter_wait), lease)
         transitions = _transitions(raw)
@@ -255,11 +258,12 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         if self._seen_state is not CircuitState.CLOSED:
             # The server drops outcomes of calls permitted before a trip.
             return True
+        if self._seen_bad:
+            return False
         if self._window:
             with self._lock:
                 self._pending += 1
-            return True
-        return self._seen_failures == 0
+        return True
 
     def _take_pending(self) -> int:
         if not self._pending:
@@ -280,9 +284,9 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         )
 
     def _recorded(self, reply: Any) -> tuple[Transition, ...]:
-        raw, state, failures = reply
+        raw, state, bad = reply
         self._seen_state = _STATE[state]
-        self._seen_failures = failures
+        self._seen_bad = bad
         return _transitions(raw)
 
     # -- probes, overrides and status -------------------------------------------
@@ -311,14 +315,14 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
             reply = self._run(_FORCE, 3, (*self._head, _LETTER[state]))
             if reply is not None:
                 self._seen_state = state
-                self._seen_failures = 0
+                self._seen_bad = 0
                 return _transitions(reply)
         return self._local().force(state, now)
 
     def snapshot(self, now: float) -> BreakerSnapshot:
         """Return the shared state and counters (local ones during an outage)."""
         if self._usable():
-            reply = self._run(_SNAPSHOT, 3, self._head)
+            reply = self._run(_SNAPSHOT, 3, (*self._head, self._take_pending()))
             if reply is not None:
                 state, failures, calls, failed, slow, probes, successes, wait = reply
                 return BreakerSnapshot(

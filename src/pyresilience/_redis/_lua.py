@@ -128,6 +128,13 @@ local function flush(pending)
     judge()
   end
 end
+-- What a fast success could still change: consecutive failures in count
+-- mode, failed or slow calls in the window otherwise. Zero lets the client
+-- skip sending a fast success.
+local function bad()
+  if size == 0 then return cf end
+  return wx + ww
+end
 local function save()
   if dirty then
     redis.call('HSET', H, 's', state, 'o', fmt(opened), 'f', cf, 'h', hs,
@@ -165,7 +172,7 @@ if allowed == 1 and KEYS[4] then
   granted, lwait = reserve(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]),
     tonumber(ARGV[14]), ARGV[15], now)
 end
-return {allowed, probe, fmt(wait), table.concat(trans, ','), state, cf,
+return {allowed, probe, fmt(wait), table.concat(trans, ','), state, bad(),
   granted, fmt(lwait)}
 """
 )
@@ -183,7 +190,8 @@ local held = lease ~= '' and redis.call('ZREM', P, lease) == 1
 if state == 'c' then
   outcome(fail, slow)
 elseif state == 'h' and held then
-  if fail == 1 then
+  -- A slow probe is no evidence of recovery: it re-opens the breaker too.
+  if fail == 1 or slow == 1 then
     trip()
   else
     hs = hs + 1
@@ -192,7 +200,7 @@ elseif state == 'h' and held then
   end
 end
 save()
-return {table.concat(trans, ','), state, cf}
+return {table.concat(trans, ','), state, bad()}
 """
 )
 
@@ -215,6 +223,9 @@ BREAKER_SNAPSHOT = (
     _COMMON
     + _BREAKER
     + """
+-- ARGV[10]: deferred successes, counted before the state is read.
+flush(tonumber(ARGV[10]))
+save()
 local retry_after = 0
 if state == 'o' then
   retry_after = opened + recovery - now
