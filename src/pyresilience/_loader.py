@@ -71,7 +71,8 @@ _FIELD_RE = re.compile(r"^\w+\.(\w+)")
 
 def key_path(path: str, key: object) -> str:
     """``path["key"]``: how a nested key is shown in error messages."""
-    return f"{path}[{json.dumps(key) if isinstance(key, str) else key!r}]"
+    shown = json.dumps(key) if isinstance(key, str) else repr(key)
+    return f"{path}[{shown}]"
 
 
 def parse_duration(value: object, *, path: str) -> float:
@@ -308,28 +309,27 @@ def load_policies(
     """
     policies = _require_mapping(mapping, path=path, what="a mapping of policy names")
     base = _require_mapping(default, path=path, what="a mapping") if default else {}
-    result = {}
+    own: dict[str, Mapping[str, Any]] = {}
     for name, data in policies.items():
         policy_path = key_path(path, name)
         if not name or not isinstance(name, str):
-            raise ConfigError(
-                "policy names must be non-empty strings", path=policy_path
-            )
-        own = _require_mapping(data, path=policy_path, what="a mapping of sections")
-        chain = _merge(base, own)
-        parent = own.get(_EXTENDS)
-        if parent is not None:
-            profiles = {
-                n: _merge(
-                    base,
-                    _require_mapping(
-                        p, path=key_path(path, n), what="a mapping of sections"
-                    ),
-                )
-                for n, p in policies.items()
-            }
-            inherited = _resolve_profile(parent, profiles, policy_path, (name,))
-            chain = _merge(inherited, own)
+            raise ConfigError("policy names must be non-empty strings", path=policy_path)
+        own[name] = _require_mapping(
+            data, path=policy_path, what="a mapping of sections"
+        )
+    # A profile chain ends at the default: the root of every chain builds on it.
+    profiles = {
+        name: data if _EXTENDS in data else _merge(base, data)
+        for name, data in own.items()
+    }
+    result = {}
+    for name, data in own.items():
+        policy_path = key_path(path, name)
+        if _EXTENDS in data:
+            merged = _resolve_profile(data[_EXTENDS], profiles, policy_path, (name,))
+            chain = _merge(merged, data)
+        else:
+            chain = profiles[name]
         result[name] = _build(chain, path=policy_path)
     return result
 

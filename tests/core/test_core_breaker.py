@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from pyresilience import (
     BulkheadConfig,
     BulkheadFullError,
@@ -30,7 +31,7 @@ def ok() -> str:
 def call(fn, *args):
     try:
         return fn(*args)
-    except Exception as error:  # noqa: BLE001 - tests inspect every outcome
+    except Exception as error:
         return error
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from core_helpers import AsyncFlaky, Flaky
 
 from pyresilience import (
     CircuitBreakerConfig,
@@ -16,8 +17,6 @@ from pyresilience import (
     resilient,
 )
 from pyresilience.testing import FakeClock
-
-from core_helpers import AsyncFlaky, Flaky
 
 
 def test_success_runs_once(clock: FakeClock) -> None:
