@@ -10,6 +10,7 @@ never overtake someone already waiting.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections import deque
 
@@ -56,24 +57,34 @@ def _resolve(future: asyncio.Future[None]) -> None:
 
 
 class LocalBulkheadState:
-    """Slots and the waiter queue of one bulkhead."""
+    """Slots and the waiter queue of one bulkhead.
+
+    Free slots are tokens in a ``queue.SimpleQueue``, whose C-level
+    ``get_nowait``/``put`` are thread-safe without a Python lock: the
+    uncontended path costs two C calls. Waiters queue under a lock; both
+    sides re-check the other after changing state, so no wake-up is lost.
+    """
 
     def __init__(self, config: BulkheadConfig) -> None:
         self.config = config
         self._lock = threading.Lock()
-        self._in_flight = 0
+        self._free: queue.SimpleQueue[object] = queue.SimpleQueue()
+        for _ in range(config.max_concurrent):
+            self._free.put(SLOT)
         self._waiters: deque[_Waiter] = deque()
 
     def acquire(self, timeout: float) -> object | None:
         """Take a slot, waiting up to ``timeout`` seconds (real time)."""
-        with self._lock:
-            if self._in_flight < self.config.max_concurrent and not self._waiters:
-                self._in_flight += 1
-                return SLOT
-            if timeout <= 0:
-                return None
-            waiter = _Waiter()
-            self._waiters.append(waiter)
+        if not self._waiters:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+        if timeout <= 0:
+            return None
+        waiter = self._enqueue(_Waiter())
+        if waiter is None:
+            return SLOT
         assert waiter.event is not None
         try:
             waiter.event.wait(timeout)
@@ -86,15 +97,17 @@ class LocalBulkheadState:
 
     async def aacquire(self, timeout: float) -> object | None:
         """Take a slot, waiting up to ``timeout`` seconds without blocking."""
-        with self._lock:
-            if self._in_flight < self.config.max_concurrent and not self._waiters:
-                self._in_flight += 1
-                return SLOT
-            if timeout <= 0:
-                return None
-            loop = asyncio.get_running_loop()
-            waiter = _Waiter(loop, loop.create_future())
-            self._waiters.append(waiter)
+        if not self._waiters:
+            try:
+                return self._free.get_nowait()
+            except queue.Empty:
+                pass
+        if timeout <= 0:
+            return None
+        loop = asyncio.get_running_loop()
+        waiter = self._enqueue(_Waiter(loop, loop.create_future()))
+        if waiter is None:
+            return SLOT
         assert waiter.future is not None
         try:
             await asyncio.wait((waiter.future,), timeout=timeout)
@@ -106,15 +119,10 @@ class LocalBulkheadState:
         return SLOT if self._leave(waiter) else None
 
     def release(self, token: object) -> None:
-        """Hand the slot to the oldest waiter, or free it."""
-        with self._lock:
-            while self._waiters:
-                waiter = self._waiters.popleft()
-                waiter.granted = True
-                if waiter.wake():
-                    return
-                waiter.granted = False
-            self._in_flight -= 1
+        """Free the slot, then hand free slots to the oldest waiters."""
+        self._free.put(SLOT)
+        if self._waiters:
+            self._hand_over()
 
     async def arelease(self, token: object) -> None:
         """Async twin of :meth:`release`."""
@@ -122,12 +130,38 @@ class LocalBulkheadState:
 
     def snapshot(self) -> BulkheadSnapshot:
         """Slots in use and callers queued."""
+        return BulkheadSnapshot(
+            in_flight=self.config.max_concurrent - self._free.qsize(),
+            waiting=len(self._waiters),
+            max_concurrent=self.config.max_concurrent,
+        )
+
+    def _enqueue(self, waiter: _Waiter) -> _Waiter | None:
+        """Join the queue, or return None if a slot came free meanwhile."""
         with self._lock:
-            return BulkheadSnapshot(
-                in_flight=self._in_flight,
-                waiting=len(self._waiters),
-                max_concurrent=self.config.max_concurrent,
-            )
+            if not self._waiters:
+                try:
+                    self._free.get_nowait()
+                    return None
+                except queue.Empty:
+                    pass
+            self._waiters.append(waiter)
+        # A release may have run between our failed take and the append.
+        self._hand_over()
+        return waiter
+
+    def _hand_over(self) -> None:
+        with self._lock:
+            while self._waiters:
+                try:
+                    self._free.get_nowait()
+                except queue.Empty:
+                    return
+                waiter = self._waiters.popleft()
+                waiter.granted = True
+                if not waiter.wake():
+                    waiter.granted = False
+                    self._free.put(SLOT)
 
     def _leave(self, waiter: _Waiter) -> bool:
         """Leave the queue; return whether a slot had been handed over."""

@@ -87,6 +87,10 @@ class PolicyRuntime:
                 listeners=config.listeners,
             )
         self.breaker_state = self.breaker.backend if self.breaker else None
+        self.slow_limit = (
+            config.circuit_breaker.slow_call_duration if config.circuit_breaker else 0.0
+        )
+        self.monotonic = clock.monotonic
         limiter, bulkhead, budget = (
             config.rate_limiter,
             config.bulkhead,
@@ -170,8 +174,8 @@ class PolicyRuntime:
         return self.breaker.is_failure(error)
 
     def _is_slow(self, started: float) -> bool:
-        limit = self.breaker.config.slow_call_duration if self.breaker else 0.0
-        return bool(limit) and self.clock.monotonic() - started >= limit
+        limit = self.slow_limit
+        return bool(limit) and self.monotonic() - started >= limit
 
     def _announce(self, fname: str, transitions: tuple[Transition, ...]) -> None:
         if self.emit is not None:
@@ -382,29 +386,34 @@ class PolicyRuntime:
         attempt: int,
         deadline: float | None,
     ) -> Any:
-        clock, emit = self.clock, self.emit
+        monotonic, emit = self.monotonic, self.emit
         breaker, limiter, bulkhead = self.breaker_state, self.limiter, self.bulkhead
+        # One clock reading serves admission; outcomes that change state
+        # read the clock again.
+        now = monotonic()
         permit = None
         if breaker is not None:
-            permit = breaker.acquire(clock.monotonic())
+            permit = breaker.acquire(now)
             if permit.transitions:
                 self._announce(fname, permit.transitions)
             if not permit.allowed:
                 self._reject_circuit(fname, attempt, permit)
         reservation = None
         slot = None
+        started = 0.0
         try:
             if limiter is not None:
-                reservation = limiter.reserve(clock.monotonic(), self.limiter_wait)
+                reservation = limiter.reserve(now, self.limiter_wait)
                 if reservation is None:
                     self._reject_limit(fname, attempt)
                 elif reservation.wait > 0:
-                    clock.sleep(reservation.wait)
+                    self.clock.sleep(reservation.wait)
             if bulkhead is not None:
                 slot = bulkhead.acquire(self.bulkhead_wait)
                 if slot is None:
                     self._reject_bulkhead(fname, attempt)
-            started = clock.monotonic() if breaker is not None else 0.0
+            if self.slow_limit:
+                started = monotonic()
             if self.timeout is None:
                 result = fn(*args, **kwargs)
             else:
@@ -419,14 +428,14 @@ class PolicyRuntime:
                 )
         except RejectedError:
             if permit is not None and permit.probe:
-                breaker.release_probe(clock.monotonic())  # type: ignore[union-attr]
+                breaker.release_probe(monotonic())  # type: ignore[union-attr]
             raise
         except Exception as error:
             if breaker is not None:
                 self._announce(
                     fname,
                     breaker.record(
-                        clock.monotonic(),
+                        monotonic(),
                         success=not self._counts_as_failure(error),
                         slow=self._is_slow(started),
                         probe=permit.probe,  # type: ignore[union-attr]
@@ -443,7 +452,7 @@ class PolicyRuntime:
         except BaseException:
             # Interrupts and cancellation: hand back what was taken, count nothing.
             if permit is not None and permit.probe:
-                breaker.release_probe(clock.monotonic())  # type: ignore[union-attr]
+                breaker.release_probe(monotonic())  # type: ignore[union-attr]
             if reservation is not None:
                 limiter.cancel(reservation.token)  # type: ignore[union-attr]
             raise
@@ -452,9 +461,9 @@ class PolicyRuntime:
                 bulkhead.release(slot)  # type: ignore[union-attr]
         if breaker is not None:
             transitions = breaker.record(
-                clock.monotonic(),
+                now,
                 success=True,
-                slow=self._is_slow(started),
+                slow=bool(self.slow_limit) and monotonic() - started >= self.slow_limit,
                 probe=permit.probe,  # type: ignore[union-attr]
             )
             if transitions:

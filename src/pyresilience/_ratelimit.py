@@ -30,16 +30,31 @@ class LocalRateLimiterState:
         self.config = config
         self._lock = threading.Lock()
         self._starts: deque[float] = deque()
+        self._period = config.period
+        self._limit = config.max_calls
 
     def reserve(self, now: float, max_wait: float) -> Reservation | None:
         """Reserve the earliest allowed start, if it is within ``max_wait``."""
+        # Written out in one frame: this runs on every rate-limited call.
+        starts, period, limit = self._starts, self._period, self._limit
         with self._lock:
-            start = self._earliest_start(now)
+            horizon = now - period
+            while starts and starts[0] <= horizon:
+                starts.popleft()
+            start = now
+            if starts:
+                if starts[-1] > now:
+                    start = starts[-1]
+                if len(starts) >= limit:
+                    free_at = starts[-limit] + period
+                    if free_at > start:
+                        start = free_at
             wait = start - now
             if wait > max_wait:
                 return None
-            self._starts.append(start)
-            return Reservation(wait, start)
+            starts.append(start)
+        # tuple.__new__ skips the Python-level NamedTuple constructor.
+        return tuple.__new__(Reservation, (wait, start))
 
     def cancel(self, token: object) -> None:
         """Give back an unused reservation (its start time is the token)."""
