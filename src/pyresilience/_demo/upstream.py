@@ -8,9 +8,10 @@ taken from a :class:`~.schedule.Schedule` by elapsed time, or fixed through
 each client made and what they got, ``GET /health`` is always 200.
 
 Random choices (which call fails, which is slow) come from one generator
-per client seeded with ``seed`` and the ``X-Demo-Client`` header, so two
-clients under the same schedule meet the same luck, and a run can be
-repeated. Run it standalone with::
+per client (named by the ``X-Demo-Client`` header), each seeded with the
+same ``seed``: the n-th request of every client meets the same luck, so a
+protected client and the unprotected baseline are compared fairly, and a
+run can be repeated. Run it standalone with::
 
     python -m pyresilience._demo.upstream --port 8001 --scenario standard
 """
@@ -31,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-from .._clock import SYSTEM_CLOCK, Clock
+from .. import Clock, SystemClock
 from .modes import Mode
 from .schedule import SCENARIOS, Schedule, build_schedule
 
@@ -70,11 +71,11 @@ class FlakyUpstream:
         schedule: Schedule | None = None,
         *,
         seed: int = 0,
-        clock: Clock = SYSTEM_CLOCK,
+        clock: Clock | None = None,
     ) -> None:
         self._schedule = schedule
         self._seed = seed
-        self._clock = clock
+        self._clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._override: Mode | None = None if schedule else Mode("ok")
         self._reset()
@@ -84,6 +85,9 @@ class FlakyUpstream:
         self._rngs: dict[str, random.Random] = {}
         self._windows: dict[str, tuple[int, int]] = {}
         self._counts: dict[str, Counter[int]] = {}
+        self._phases: dict[str, Counter[str]] = {}
+        self._in_flight: Counter[str] = Counter()
+        self._peak: Counter[str] = Counter()
 
     def current(self) -> tuple[Mode, str | None, float]:
         """Return the mode in force, its phase label and seconds elapsed."""
@@ -141,16 +145,22 @@ class FlakyUpstream:
         }
 
     def answer(self, client: str = _ANONYMOUS) -> Reply:
-        """Decide the reply to one ``GET /quote`` from ``client`` and count it."""
+        """Decide the reply to one ``GET /quote`` from ``client`` and count it.
+
+        The request counts as in flight until :meth:`done` is called.
+        """
         mode, label, _ = self.current()
         with self._lock:
             rng = self._rngs.get(client)
             if rng is None:
-                # A string seed is hashed deterministically (unlike hash()).
-                rng = self._rngs[client] = random.Random(f"{self._seed}/{client}")
+                rng = self._rngs[client] = random.Random(self._seed)
             reply = self._decide(mode, rng, client)
             counts = self._counts.setdefault(client, Counter())
             counts[reply.status] += 1
+            phases = self._phases.setdefault(client, Counter())
+            phases[label or mode.name] += 1
+            self._in_flight[client] += 1
+            self._peak[client] = max(self._peak[client], self._in_flight[client])
         if reply.status == 200:
             return reply
         body = dict(reply.body, phase=label)
@@ -184,13 +194,26 @@ class FlakyUpstream:
         self._windows[client] = (second, used + 1)
         return used < limit
 
+    def done(self, client: str = _ANONYMOUS) -> None:
+        """Mark one request of ``client`` as answered (or abandoned)."""
+        with self._lock:
+            if self._in_flight[client] > 0:
+                self._in_flight[client] -= 1
+
     def stats(self) -> dict[str, Any]:
-        """Return the JSON served by ``GET /_stats``: requests per client."""
+        """Return the JSON served by ``GET /_stats``.
+
+        Per client: requests, answers by status, requests by phase (or by
+        mode when no schedule is followed), and the most requests that were
+        in flight at once.
+        """
         with self._lock:
             clients = {
                 name: {
                     "requests": sum(counts.values()),
                     "statuses": {str(code): n for code, n in sorted(counts.items())},
+                    "peak_in_flight": self._peak[name],
+                    "phases": dict(self._phases[name]),
                 }
                 for name, counts in sorted(self._counts.items())
             }
@@ -202,6 +225,9 @@ class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 keeps connections alive, so clients do not pay a TCP
     # handshake per call and the numbers measure the policies, not sockets.
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle's algorithm the
+    # second waits for the client's delayed ACK, adding ~40 ms to each call.
+    disable_nagle_algorithm = True
     server: _Server
 
     def do_GET(self) -> None:
@@ -237,12 +263,16 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, state)
 
     def _quote(self, upstream: FlakyUpstream) -> None:
-        reply = upstream.answer(self.headers.get(CLIENT_HEADER) or _ANONYMOUS)
-        # Wait on the stop event, not time.sleep, so shutdown is prompt.
-        if reply.delay and self.server.stopping.wait(reply.delay):
-            self.close_connection = True
-            return
-        self._send(reply.status, reply.body, reply.headers)
+        client = self.headers.get(CLIENT_HEADER) or _ANONYMOUS
+        reply = upstream.answer(client)
+        try:
+            # Wait on the stop event, not time.sleep, so shutdown is prompt.
+            if reply.delay and self.server.stopping.wait(reply.delay):
+                self.close_connection = True
+                return
+            self._send(reply.status, reply.body, reply.headers)
+        finally:
+            upstream.done(client)
 
     def _send(
         self,
@@ -264,7 +294,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("upstream %s %s", self.address_string(), format % args)
+        # Formatting every access line would cost more than serving it.
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("upstream %s %s", self.address_string(), format % args)
 
 
 class _Server(ThreadingHTTPServer):
