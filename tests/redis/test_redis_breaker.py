@@ -289,6 +289,7 @@ def test_slow_flags_are_ignored_without_a_slow_duration(store: RedisStore) -> No
 
 def test_closed_happy_path_costs_one_round_trip(store: RedisStore) -> None:
     """A closed breaker's acquire plus success record is one script call."""
+    store.open()
     trips = RoundTrips()
     trips.watch(store._sync_client())
     count = store.breaker("count", count_config())

@@ -103,10 +103,11 @@ def async_twin(client: Any, timeout: float) -> redis.asyncio.Redis:
 
 
 def abandon_async(client: Any) -> None:
-    """Drop the sockets of an async client whose event loop is gone.
+    """Close the sockets of an async client whose event loop is closed.
 
-    Its connections cannot be closed with ``await`` any more; close their
-    transports directly so they are not reported as leaked.
+    Its connections can no longer be closed with ``await``, and a transport
+    of a closed loop cannot close itself (it schedules the close on that
+    loop). Close the socket underneath instead, so it is not leaked.
     """
     pool = client.connection_pool
     connections = [
@@ -114,12 +115,25 @@ def abandon_async(client: Any) -> None:
         *getattr(pool, "_in_use_connections", ()),
     ]
     for connection in connections:
-        with contextlib.suppress(Exception):
-            connection._close()
-        # A transport of a closed loop cannot close itself; forget it so the
-        # connection's finaliser has nothing left to warn about.
-        with contextlib.suppress(Exception):
-            connection._writer = connection._reader = None
+        writer = getattr(connection, "_writer", None)
+        if writer is None:
+            continue
+        _close_transport(writer.transport)
+        connection._writer = connection._reader = None
+
+
+def _close_transport(transport: Any) -> None:
+    # asyncio's selector transports keep the socket in ``_sock`` and warn in
+    # their finaliser while it is set, as does the stream writer while the
+    # transport is not closing. Other transports (TLS, uvloop) are left to
+    # their own finalisers.
+    sock = getattr(transport, "_sock", None)
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):
+        sock.close()
+    transport._sock = None
+    transport._closing = True
 
 
 def describe_url(url: str) -> str:

@@ -1,0 +1,208 @@
+"""Building a RedisStore, and what it does with the server's quirks."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+
+import pytest
+import redis.asyncio
+from redis_support import RedisServer
+
+import pyresilience
+import redis
+from pyresilience import CircuitBreakerConfig, RateLimiterConfig
+from pyresilience._redis import _lua
+from pyresilience._store import StateStore
+from pyresilience.config import load_store
+from pyresilience.stores import MemoryStore, RedisStore
+
+
+def test_a_store_needs_somewhere_to_connect() -> None:
+    """Without url or client the error says what to pass."""
+    with pytest.raises(ValueError, match="needs a url"):
+        RedisStore()
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"timeout": 0}, ValueError, r"RedisStore.timeout must be > 0 seconds, got 0"),
+        ({"timeout": "fast"}, TypeError, r"RedisStore.timeout must be a number"),
+        ({"lease_ttl": -1.0}, ValueError, r"RedisStore.lease_ttl must be > 0"),
+        ({"max_backoff": float("inf")}, ValueError, r"RedisStore.max_backoff"),
+        ({"prefix": ""}, ValueError, r"RedisStore.prefix must be a non-empty string"),
+        ({"url": 6379}, TypeError, r"RedisStore.url must be a string"),
+    ],
+)
+def test_bad_settings_name_the_field_and_value(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    """Each invalid setting raises an error naming the field and the value."""
+    options.setdefault("url", "redis://127.0.0.1:1/0")
+    with pytest.raises(error, match=message):
+        RedisStore(**options)  # type: ignore[arg-type]
+
+
+def test_from_url_takes_the_loader_options() -> None:
+    """from_url(url, prefix=..., timeout=...) is what the settings loader calls."""
+    store = RedisStore.from_url("redis://127.0.0.1:1/0", prefix="app", timeout=0.05)
+
+    assert (store.url, store.prefix, store.timeout) == (
+        "redis://127.0.0.1:1/0",
+        "app",
+        0.05,
+    )
+    assert store.is_local is False
+    assert isinstance(store, StateStore)
+
+
+def test_settings_strings_and_mappings_make_redis_stores() -> None:
+    """load_store turns redis URLs and {url, prefix, timeout} into RedisStore."""
+    from_string = load_store("redis://127.0.0.1:1/2")
+    from_mapping = load_store(
+        {"url": "redis://127.0.0.1:1/0", "prefix": "svc", "timeout": "250ms"}
+    )
+
+    assert isinstance(from_string, RedisStore) and from_string.url.endswith("/2")
+    assert isinstance(from_mapping, RedisStore)
+    assert (from_mapping.prefix, from_mapping.timeout) == ("svc", 0.25)
+
+
+def test_repr_hides_the_password() -> None:
+    """The URL in repr and logs never shows a password."""
+    store = RedisStore.from_url("redis://app:s3cret@127.0.0.1:6390/0")
+
+    assert "s3cret" not in repr(store)
+    assert (
+        repr(store)
+        == "RedisStore('redis://app:***@127.0.0.1:6390/0', prefix='pyresilience')"
+    )
+
+
+def test_stores_package_exports() -> None:
+    """pyresilience.stores offers both stores; MemoryStore is the core's class."""
+    assert MemoryStore is pyresilience.MemoryStore
+    assert RedisStore.__module__ == "pyresilience.stores"
+    assert RedisStore.__name__ in pyresilience.stores.__all__
+
+
+def test_the_stores_package_imports_without_redis() -> None:
+    """Without the redis package, only using RedisStore fails, with a clear hint."""
+    script = textwrap.dedent(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if redis were not installed
+        import pyresilience.stores as stores
+        print(stores.MemoryStore.__name__)
+        try:
+            stores.RedisStore
+        except ImportError as error:
+            print(error)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "MemoryStore"
+    assert 'pip install "pyresilience[redis]"' in lines[1]
+
+
+def test_scripts_are_loaded_again_after_a_flush(
+    store: RedisStore, redis_server: RedisServer
+) -> None:
+    """A server that forgot its scripts (restart, SCRIPT FLUSH) gets them again."""
+    breaker = store.breaker("api", CircuitBreakerConfig(failure_threshold=1))
+    assert breaker.acquire(0.0).allowed
+    with redis_server.client() as admin:
+        admin.script_flush()
+
+    assert breaker.record(0.0, success=False, slow=False, probe=False)
+    assert not breaker.acquire(0.0).allowed
+
+
+def test_a_server_error_falls_back_to_local_state(
+    store: RedisStore, redis_server: RedisServer, prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """A key of the wrong type makes the script fail; the call still gets an answer."""
+    with redis_server.client() as admin:
+        admin.set(f"{prefix}:api:breaker", "not a hash")
+    breaker = store.breaker("api", CircuitBreakerConfig(failure_threshold=1))
+
+    with caplog.at_level(logging.WARNING, "pyresilience"):
+        permit = breaker.acquire(0.0)
+
+    assert permit.allowed
+    assert not store.is_available
+    assert "WRONGTYPE" in caplog.text
+
+
+def test_names_with_colons_get_their_own_keys(
+    store: RedisStore, redis_server: RedisServer, prefix: str
+) -> None:
+    """Colons and percent signs in names are escaped in the key."""
+    store.rate_limiter("a:b", RateLimiterConfig()).reserve(0.0, 0.0)
+    store.rate_limiter("a%3Ab", RateLimiterConfig()).reserve(0.0, 0.0)
+
+    with redis_server.client() as admin:
+        keys = sorted(k.decode() for k in admin.scan_iter(f"{prefix}:*"))
+
+    assert keys == [f"{prefix}:a%253Ab:limiter", f"{prefix}:a%3Ab:limiter"]
+
+
+def test_a_sync_client_alone_serves_async_callers_too(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Given only redis.Redis, the store builds the async twin from its settings."""
+    client = redis.Redis(host="127.0.0.1", port=redis_server.port)
+    store = RedisStore(client, prefix=prefix)
+    limiter = store.rate_limiter("api", RateLimiterConfig(max_calls=1, period=10))
+
+    async def reserve_async() -> object:
+        try:
+            return await limiter.areserve(0.0, 0.0)
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(reserve_async()) is not None
+    assert limiter.reserve(0.0, 0.0) is None
+    store.close()
+    assert client.ping()  # a client that was passed in is left open
+    client.close()
+
+
+async def test_an_async_client_alone_serves_sync_callers_too(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """Given only redis.asyncio.Redis, the store builds a sync twin for sync calls."""
+    client = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port)
+    store = RedisStore(async_client=client, prefix=prefix)
+    limiter = store.rate_limiter("api", RateLimiterConfig(max_calls=1, period=10))
+
+    assert limiter.reserve(0.0, 0.0) is not None
+    assert await limiter.areserve(0.0, 0.0) is None
+    await store.aclose()
+    await client.aclose()
+
+
+def test_open_loads_the_scripts(
+    make_store: Callable[..., RedisStore], redis_server: RedisServer
+) -> None:
+    """open() connects and loads every script, so no call meets NOSCRIPT."""
+    with redis_server.client() as admin:
+        admin.script_flush()
+
+    make_store().open()
+
+    shas = [hashlib.sha1(getattr(_lua, n).encode()).hexdigest() for n in _lua.__all__]
+    with redis_server.client() as admin:
+        assert all(admin.script_exists(*shas))
