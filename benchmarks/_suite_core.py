@@ -26,6 +26,7 @@ SYNC_BREAKER_PEERS = ("pybreaker", "circuitbreaker @circuit")
 ASYNC_BREAKER_PEERS = ("circuitbreaker @circuit", "aiobreaker", "pybreaker")
 COMBO = "ours 5 patterns @resilient"
 COMBO_REGISTRY = "ours 5 patterns registry.decorator"
+FIVE_FLOOR = "hand-written 5 patterns"
 
 
 def _combo_case(label: str, build: Callable[..., Any], fn: Any) -> Case:
@@ -87,6 +88,11 @@ def _sync_happy_cases(pool: ThreadPoolExecutor) -> list[Case]:
         Case("ours timeout", "ours", lambda: ours.ours_timeout(work)),
         Case("functools.lru_cache", "floor", lambda: peers.lru_cache(work)),
         Case("ours cache", "ours", lambda: ours.ours_cache(work)),
+        Case(
+            FIVE_FLOOR,
+            "floor",
+            lambda: floors.five_patterns(work, ours.LIMIT_CALLS, ours.LIMIT_PERIOD),
+        ),
         _combo_case(COMBO, ours.ours_combo, work),
         _combo_case(COMBO_REGISTRY, ours.ours_registry_combo, work),
     ]
@@ -126,6 +132,11 @@ def _async_happy_cases() -> list[Case]:
         Case("asyncio.timeout", "floor", lambda: floors.atimeout_wrapper(awork, 10.0)),
         Case("ours timeout", "ours", lambda: ours.ours_timeout(awork)),
         Case("ours cache", "ours", lambda: ours.ours_cache(awork)),
+        Case(
+            FIVE_FLOOR,
+            "floor",
+            lambda: floors.afive_patterns(awork, ours.LIMIT_CALLS, ours.LIMIT_PERIOD),
+        ),
         _combo_case(COMBO, ours.ours_combo, awork),
         _combo_case(COMBO_REGISTRY, ours.ours_registry_combo, awork),
     ]
@@ -152,8 +163,10 @@ def _judge_happy(section: Section, *, is_async: bool) -> None:
     stand_ins["ours fallback"] = "try/except fallback"
     for case, stand_in in stand_ins.items():
         section.judge(case, [stand_in], 1.0, informative=True)
+    section.judge(FIVE_FLOOR, ["bare wrapper"], 6.0, informative=True)
     for combo in (COMBO, COMBO_REGISTRY):
         section.judge(combo, ["bare wrapper"], 6.0)
+        section.judge(combo, [FIVE_FLOOR], 1.0, informative=True)
 
 
 def _report_fallbacks(section: Section, cases: list[Case]) -> None:

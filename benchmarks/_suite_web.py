@@ -81,6 +81,12 @@ def fastapi_sections(settings: Settings, sections: Sequence[str] = ()) -> list[S
             cases = [
                 Case("bare endpoint", "floor", lambda: get(apps.plain(), "/bare"), ANY),
                 Case(
+                    "Depends(plain dependency)",
+                    "floor",
+                    lambda: get(apps.plain(), "/dep"),
+                    ANY,
+                ),
+                Case(
                     "bare endpoint, hook installed",
                     "ours",
                     lambda: get(apps.resilient(), "/bare"),
@@ -105,6 +111,12 @@ def fastapi_sections(settings: Settings, sections: Sequence[str] = ()) -> list[S
         loop.close()
     _as_rate(section)
     _judge(section, "Depends(resilience) + call", "bare endpoint")
+    _judge(
+        section,
+        "Depends(resilience) + call",
+        "Depends(plain dependency)",
+        informative=True,
+    )
     _judge(section, "Depends(guard)", "bare endpoint", informative=True)
     _judge(section, "bare endpoint, hook installed", "bare endpoint", informative=True)
     return [section]

@@ -26,14 +26,25 @@ def _with_state(app: ASGIApp, state: Mapping[str, Any]) -> ASGIApp:
     return asgi
 
 
+async def _plain_dependency(request: Any) -> Any:
+    return request.app
+
+
 def _plain_app() -> Any:
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI, Request
 
     app = FastAPI()
+    # Same shape as the adapter's dependency (it reads the request), so the
+    # row shows what FastAPI's dependency injection alone costs.
+    _plain_dependency.__annotations__["request"] = Request
 
     @app.get("/bare")
     async def bare() -> dict[str, bool]:
         return {"ok": True}
+
+    @app.get("/dep")
+    async def dep(app_=Depends(_plain_dependency)) -> dict[str, bool]:  # noqa: B008
+        return await _payload()
 
     return app
 
