@@ -99,6 +99,9 @@ def _rows(
     unit: str = "ns/call",
 ) -> None:
     for (case, _), timing in zip(ready, timings, strict=True):
+        if timing.error:
+            section.skip(case.label, case.kind, timing.error, unit)
+            continue
         section.add(
             Row(
                 case.label, case.kind, timing.best_ns, unit, timing.median_ns, case.note

@@ -8,6 +8,7 @@ checks separately that a case leaves no cyclic garbage behind.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import statistics
 import threading
@@ -76,11 +77,14 @@ class Timing:
             the fastest run is the one least disturbed by the machine.
         median_ns: The median run, in nanoseconds per call.
         loops: Calls per timed run.
+        error: Set when the case raised while being timed; the numbers are
+            then meaningless (NaN).
     """
 
     best_ns: float
     median_ns: float
     loops: int
+    error: str = ""
 
 
 def _summarise(samples: Sequence[float], loops: int) -> Timing:
@@ -132,6 +136,59 @@ def _loop_overhead_ns(loops: int) -> float:
     return min(_run_empty(loops) for _ in range(3)) * _NS / loops
 
 
+Runner = Callable[[int], float]
+
+
+def _failed(exc: BaseException) -> Timing:
+    nan = float("nan")
+    return Timing(nan, nan, 0, f"raised while timed: {type(exc).__name__}: {exc}")
+
+
+def _time_group(
+    runners: Sequence[Runner],
+    settings: Settings,
+    *,
+    min_time: float,
+    calls_per_loop: int = 1,
+    subtract_loop: bool = True,
+) -> list[Timing]:
+    """Calibrate, then time interleaved runs of each runner.
+
+    A runner takes a loop count, makes that many calls (on each of
+    ``calls_per_loop`` threads) and returns the elapsed seconds. A runner
+    that raises is dropped from later runs and reported as failed.
+    """
+    errors: dict[int, BaseException] = {}
+    loops = [0] * len(runners)
+    overhead = [0.0] * len(runners)
+    samples: list[list[float]] = [[] for _ in runners]
+    with _GcPaused():
+        for index, run in enumerate(runners):
+            try:
+                run(1)
+                loops[index] = _calibrate(run, min_time)
+            except Exception as exc:
+                errors[index] = exc
+                continue
+            if subtract_loop:
+                overhead[index] = _loop_overhead_ns(loops[index])
+        for _ in range(settings.repeats):
+            for index, run in enumerate(runners):
+                if index in errors:
+                    continue
+                try:
+                    elapsed = run(loops[index])
+                except Exception as exc:
+                    errors[index] = exc
+                    continue
+                per_call = elapsed * _NS / (loops[index] * calls_per_loop)
+                samples[index].append(max(per_call - overhead[index], 0.0))
+    return [
+        _failed(errors[index]) if index in errors else _summarise(s, loops[index])
+        for index, s in enumerate(samples)
+    ]
+
+
 def time_sync_group(cases: Sequence[SyncFn], settings: Settings) -> list[Timing]:
     """Time sync callables, interleaving their runs.
 
@@ -145,21 +202,8 @@ def time_sync_group(cases: Sequence[SyncFn], settings: Settings) -> list[Timing]
     Returns:
         One :class:`Timing` per case, in order.
     """
-    with _GcPaused():
-        for fn in cases:
-            fn()
-        loops = [
-            _calibrate(lambda n, f=fn: _run_sync(f, n), settings.min_time)
-            for fn in cases
-        ]
-        overhead = [_loop_overhead_ns(n) for n in loops]
-        samples: list[list[float]] = [[] for _ in cases]
-        for _ in range(settings.repeats):
-            for index, fn in enumerate(cases):
-                elapsed = _run_sync(fn, loops[index])
-                per_call = elapsed * _NS / loops[index] - overhead[index]
-                samples[index].append(max(per_call, 0.0))
-    return [_summarise(s, n) for s, n in zip(samples, loops, strict=True)]
+    runners = [functools.partial(_run_sync, fn) for fn in cases]
+    return _time_group(runners, settings, min_time=settings.min_time)
 
 
 async def _run_async(fn: AsyncFn, loops: int) -> float:
@@ -189,31 +233,24 @@ def time_async_group(
         One :class:`Timing` per case, in order.
     """
 
-    def run(fn: AsyncFn, loops: int) -> float:
-        return loop.run_until_complete(_run_async(fn, loops))
+    def runner(fn: AsyncFn) -> Runner:
+        return lambda loops: loop.run_until_complete(_run_async(fn, loops))
 
-    with _GcPaused():
-        for fn in cases:
-            run(fn, 1)
-        loops = [
-            _calibrate(lambda n, f=fn: run(f, n), settings.min_time) for fn in cases
-        ]
-        overhead = [_loop_overhead_ns(n) for n in loops]
-        samples: list[list[float]] = [[] for _ in cases]
-        for _ in range(settings.repeats):
-            for index, fn in enumerate(cases):
-                per_call = run(fn, loops[index]) * _NS / loops[index]
-                samples[index].append(max(per_call - overhead[index], 0.0))
-    return [_summarise(s, n) for s, n in zip(samples, loops, strict=True)]
+    runners = [runner(fn) for fn in cases]
+    return _time_group(runners, settings, min_time=settings.min_time)
 
 
 def _run_threads(fn: SyncFn, threads: int, loops: int) -> float:
     barrier = threading.Barrier(threads + 1)
+    failures: list[BaseException] = []
 
     def work() -> None:
         barrier.wait()
-        for _ in repeat(None, loops):
-            fn()
+        try:
+            for _ in repeat(None, loops):
+                fn()
+        except Exception as exc:
+            failures.append(exc)
 
     workers = [threading.Thread(target=work, daemon=True) for _ in range(threads)]
     for worker in workers:
@@ -223,7 +260,10 @@ def _run_threads(fn: SyncFn, threads: int, loops: int) -> float:
     start = time.perf_counter()
     for worker in workers:
         worker.join()
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if failures:
+        raise failures[0]
+    return elapsed
 
 
 def time_threads_group(cases: Sequence[SyncFn], settings: Settings) -> list[Timing]:
@@ -242,19 +282,14 @@ def time_threads_group(cases: Sequence[SyncFn], settings: Settings) -> list[Timi
         One :class:`Timing` per case, in order.
     """
     threads = settings.threads
-    with _GcPaused():
-        loops = [
-            _calibrate(
-                lambda n, f=fn: _run_threads(f, threads, n), settings.min_time * 2
-            )
-            for fn in cases
-        ]
-        samples: list[list[float]] = [[] for _ in cases]
-        for _ in range(settings.repeats):
-            for index, fn in enumerate(cases):
-                elapsed = _run_threads(fn, threads, loops[index])
-                samples[index].append(elapsed * _NS / (loops[index] * threads))
-    return [_summarise(s, n) for s, n in zip(samples, loops, strict=True)]
+    runners = [functools.partial(_run_threads, fn, threads) for fn in cases]
+    return _time_group(
+        runners,
+        settings,
+        min_time=settings.min_time * 2,
+        calls_per_loop=threads,
+        subtract_loop=False,
+    )
 
 
 def garbage_per_call(fn: SyncFn, calls: int) -> float:

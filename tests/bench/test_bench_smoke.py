@@ -17,6 +17,7 @@ if str(ROOT) not in sys.path:
     # installed distribution; plain ``pytest`` does not put the root on the path.
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._cases import Case, run_sync  # noqa: E402
 from benchmarks._cli import parse_args  # noqa: E402
 from benchmarks._harness import (  # noqa: E402
     Settings,
@@ -25,6 +26,7 @@ from benchmarks._harness import (  # noqa: E402
     time_sync_group,
 )
 from benchmarks._report import MISS, PASS, SKIP, Row, Section, render  # noqa: E402
+from benchmarks._subjects import RESULT, work  # noqa: E402
 from benchmarks._suite_checks import SleepSpy  # noqa: E402
 
 TINY = Settings(repeats=2, min_time=0.0005, garbage_calls=20, memory_objects=5)
@@ -41,6 +43,29 @@ def test_sync_group_reports_one_timing_per_case() -> None:
     for timing in timings:
         assert timing.loops >= 1
         assert 0 <= timing.best_ns <= timing.median_ns
+
+
+def test_case_raising_while_timed_becomes_a_skipped_row() -> None:
+    """A case that starts failing mid-run is reported with its error, not fatal."""
+    count = 0
+
+    def breaks_later() -> int:
+        nonlocal count
+        count += 1
+        if count > 3:
+            raise RuntimeError("boom")
+        return RESULT
+
+    cases = [
+        Case("steady", "floor", lambda: work),
+        Case("breaks", "ours", lambda: breaks_later),
+    ]
+    section = run_sync("demo", cases, TINY)
+
+    steady, broken = section.rows
+    assert steady.value is not None and not steady.note
+    assert broken.skipped
+    assert "RuntimeError: boom" in broken.note
 
 
 def test_async_group_awaits_each_case() -> None:
