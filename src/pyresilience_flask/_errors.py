@@ -44,7 +44,7 @@ from pyresilience import (
 __all__ = ["handle_resilience_error", "install_error_handlers", "status_for"]
 
 #: error class -> (HTTP exception class, short machine-readable code).
-_MAPPING: dict[type[BaseException], tuple[type[HTTPException], str]] = {
+_MAPPING: dict[type[Exception], tuple[type[HTTPException], str]] = {
     CircuitOpenError: (ServiceUnavailable, "circuit_open"),
     BulkheadFullError: (ServiceUnavailable, "bulkhead_full"),
     ShutdownError: (ServiceUnavailable, "shutting_down"),

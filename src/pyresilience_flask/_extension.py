@@ -118,7 +118,8 @@ class Resilience:
         breaker failure. Under a timeout ``fn`` runs in a worker thread
         that sees the caller's app and request context.
         """
-        return current_registry().policy(name).call(fn, *args, **kwargs)
+        result: R = current_registry().policy(name).call(fn, *args, **kwargs)
+        return result
 
     async def acall(
         self,
@@ -133,7 +134,9 @@ class Resilience:
         Sync and async callers of one name share its breaker, limiter and
         bulkhead. See :meth:`call`.
         """
-        return await current_registry().policy(name).acall(fn, *args, **kwargs)
+        policy = current_registry().policy(name)
+        result: R = await policy.acall(fn, *args, **kwargs)
+        return result
 
     def protect(self, name: str) -> Callable[[F], F]:
         """Decorate a sync or async function to run through policy ``name``.

@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pyresilience.config import load_config, load_policies, load_store
-
 from pyresilience import Clock, ConfigError, ResilienceRegistry
+from pyresilience.config import load_config, load_policies, load_store
 
 from ._constants import ConfigKeys, config_path
 from ._passthrough import pass_http_errors

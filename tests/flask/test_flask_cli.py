@@ -6,10 +6,10 @@ import json
 from collections.abc import Callable
 
 import pytest
-from pyresilience.testing import FakeClock
 
 from flask import Flask
 from pyresilience import CircuitState
+from pyresilience.testing import FakeClock
 from pyresilience_flask import EXTENSION_KEY, Resilience
 
 MakeApp = Callable[..., Flask]

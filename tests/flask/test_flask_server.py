@@ -78,7 +78,7 @@ class Server:
 def upstream() -> Iterator[tuple[FlakyUpstream, str]]:
     """The demo's flaky upstream, in mode "ok", on a free port."""
     flaky = FlakyUpstream()
-    with UpstreamServer(flaky, port=0).start() as server:
+    with UpstreamServer(flaky, port=0) as server:
         yield flaky, server.url
 
 
@@ -175,3 +175,6 @@ def test_gunicorn_workers_share_one_breaker_through_redis(
 
     assert {r.status_code for r in answers} == {503}
     assert states == {"open"}
+    # Only the three attempts that opened the shared breaker reached the
+    # upstream; per-worker breakers would have let the other worker try too.
+    assert flaky.stats()["total"] == 3
