@@ -98,8 +98,12 @@ class Mode:
         if self.name == "flaky":
             return f"500 for {self.error_rate:.0%} of calls"
         if self.name == "slow":
-            share = "every call" if self.spike_rate >= 1 else f"{self.spike_rate:.0%}"
-            return f"+{self.latency:g}s on {share}"
+            share = (
+                "every call"
+                if self.spike_rate >= 1
+                else f"{self.spike_rate:.0%} of calls"
+            )
+            return f"latency spikes: +{self.latency:g}s on {share}"
         if self.name == "down":
             return "503 for every call"
         if self.name == "ratelimit":

@@ -17,7 +17,7 @@ from .schedule import SCENARIOS, Phase
 
 __all__ = ["render_header", "render_scene", "render_summary", "scene_heading"]
 
-WIDTH = 78
+WIDTH = 80
 _MAX_CHANGES = 16
 
 
@@ -89,7 +89,7 @@ def render_core(core: CoreResult) -> list[str]:
 
 
 def _label(lane: Lane) -> str:
-    return f"{lane.policy or 'no protection':<15}{lane.kind}"
+    return f"{lane.policy or 'unprotected':<13}{lane.kind}"
 
 
 def _outcome_table(core: CoreResult) -> list[str]:
@@ -118,8 +118,8 @@ def _outcome_table(core: CoreResult) -> list[str]:
 def _effort_table(core: CoreResult) -> list[str]:
     headers = (
         "what it took",
-        "retries",
-        "timeouts",
+        "retry",
+        "timeout",
         "breaker",
         "limiter",
         "bulkhead",
@@ -144,9 +144,10 @@ def _effort_table(core: CoreResult) -> list[str]:
                     str(result.upstream.get("peak_in_flight", 0)),
                 ]
             )
-    notes = "retries, timed-out attempts, and calls rejected by breaker, limiter "
-    notes += "and bulkhead (from the policies' events); upstream: requests the "
-    notes += "service received; peak: most of them in flight at once"
+    notes = "retries, attempts that timed out, and calls rejected by breaker, "
+    notes += "limiter and bulkhead, as counted by a MetricsCollector listener; "
+    notes += "upstream: requests the service received; peak: most of them in "
+    notes += "flight at once"
     return [*_table(headers, rows), *_note(notes)]
 
 
@@ -168,12 +169,13 @@ def _phase_tables(core: CoreResult) -> list[str]:
             counts = result.upstream.get("phases", {})
             load_rows.append([label, *(str(counts.get(name, 0)) for name in labels)])
     return [
-        *_table(("ok (+stale) by phase", *labels), ok_rows),
+        "  by phase (a call counts in the phase it started in)",
         "",
-        *_table(("p99 wait by phase", *labels), wait_rows),
+        *_table(("ok (+stale)", *labels), ok_rows),
         "",
-        *_table(("upstream requests by phase", *labels), load_rows),
-        *_note("calls count in the phase in which they started"),
+        *_table(("p99 wait", *labels), wait_rows),
+        "",
+        *_table(("upstream requests", *labels), load_rows),
     ]
 
 
@@ -194,7 +196,7 @@ def _takeaways(core: CoreResult) -> list[str]:
         f"{result.lane.policy}: {result.count('error')} errors reached the "
         f"callers ({_percent(result.count('fallback'), result.calls)} got a stale "
         f"answer) vs {baseline.count('error')} "
-        f"({_percent(baseline.count('error'), baseline.calls)}) with no protection"
+        f"({_percent(baseline.count('error'), baseline.calls)}) unprotected"
         for result in protected
     ]
     outage = _phase(core, "outage")
@@ -204,7 +206,7 @@ def _takeaways(core: CoreResult) -> list[str]:
             for r in core.groups[0]
         ]
         lines.append(f"upstream requests during the outage: {', '.join(spent)}")
-    spikes = _phase(core, "latency spikes")
+    spikes = _phase(core, "spikes")
     if spikes is not None:
         waits = [
             f"{_short(r.lane)} {_p99_cell(r.started_in(spikes))}"
@@ -222,13 +224,17 @@ def _takeaways(core: CoreResult) -> list[str]:
     wrapped = []
     for line in lines:
         wrapped += textwrap.wrap(
-            line, WIDTH - 2, initial_indent="  - ", subsequent_indent="    "
+            line,
+            WIDTH - 2,
+            initial_indent="  - ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
         )
     return ["", "  in short", *wrapped]
 
 
 def _short(lane: Lane) -> str:
-    return lane.policy or "no protection"
+    return lane.policy or "unprotected"
 
 
 def _phase(core: CoreResult, label: str) -> Phase | None:
@@ -278,7 +284,12 @@ def _errors(core: CoreResult) -> list[str]:
             errors = result.errors()
             if errors:
                 shown = ", ".join(f"{name} {n}" for name, n in errors.most_common())
-                lines.append(f"    {_label(result.lane):<21} {shown}")
+                lines += textwrap.wrap(
+                    shown,
+                    WIDTH,
+                    initial_indent=f"    {_label(result.lane):<19} ",
+                    subsequent_indent=" " * 24,
+                )
     return ["", "  errors that reached the callers", *lines] if lines else []
 
 
@@ -296,8 +307,9 @@ def render_app(run: AppRun) -> list[str]:
 def render_shared(run: SharedRun) -> list[str]:
     """Return the Redis scene's section."""
     lines = [
-        f"  redis     {run.redis_url}  (redis-server started by the demo)",
-        f"  workers   3 x the {run.app} example app, RESILIENCE_STORE={run.redis_url}",
+        f"  redis     {run.redis_url}  (a redis-server the demo started)",
+        f"  workers   3 processes of the {run.app} example app, one port each,",
+        f"  {'':<9} all with RESILIENCE_STORE={run.redis_url}",
         f"  ready in  {run.startup:.2f}s",
     ]
     return lines + _steps(run.steps) + _checks(run.checks)
@@ -306,14 +318,15 @@ def render_shared(run: SharedRun) -> list[str]:
 def _steps(steps: Sequence[Step]) -> list[str]:
     lines = []
     for step in steps:
-        answers = describe_answers(step.answers) if step.answers else ""
-        line = f"  {step.label:<9} {step.request:<31} {answers}".rstrip()
-        if step.note and len(line) + len(step.note) + 3 <= WIDTH:
-            lines.append(f"{line}   {step.note}")
+        answers = describe_answers(step.answers) if step.answers else step.note
+        line = f"  {step.label:<9} {step.request:<33} {answers}".rstrip()
+        note = step.note if step.answers else ""
+        if note and len(line) + len(note) + 3 <= WIDTH:
+            lines.append(f"{line}   {note}")
             continue
         lines.append(line)
-        if step.note:
-            lines.append(f"  {'':<9} {step.note}")
+        if note:
+            lines.append(f"  {'':<9} {note}")
     return lines
 
 

@@ -47,11 +47,11 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in (
         Scenario(
             "standard",
-            "every failure in turn: errors, latency spikes, 429s, an outage",
+            "errors, latency spikes, 429s, then an outage",
             (
                 ("healthy", 0.12, _HEALTHY),
                 ("errors", 0.18, _ERRORS),
-                ("latency spikes", 0.16, _SPIKES),
+                ("spikes", 0.16, _SPIKES),
                 ("throttled", 0.12, _THROTTLED),
                 ("outage", 0.22, _OUTAGE),
                 ("recovery", 0.20, _HEALTHY),
@@ -80,7 +80,7 @@ SCENARIOS: dict[str, Scenario] = {
             "latency spikes longer than the policies' timeouts",
             (
                 ("healthy", 0.2, _HEALTHY),
-                ("latency spikes", 0.6, Mode("slow", latency=1.5, spike_rate=0.4)),
+                ("spikes", 0.6, Mode("slow", latency=1.5, spike_rate=0.4)),
                 ("recovery", 0.2, _HEALTHY),
             ),
         ),

@@ -309,10 +309,21 @@ ADAPTER_SCENES: tuple[AdapterScene, ...] = (
 
 
 def describe_answers(answers: Sequence[Answer]) -> str:
-    """Return ``"200 200 503"`` plus the first ``Retry-After`` seen, if any."""
-    codes = " ".join(str(answer.status or "---") for answer in answers)
+    """Return statuses in order, runs folded, e.g. ``"502, 503 x4"``.
+
+    The first ``Retry-After`` seen is added, e.g. ``"(Retry-After: 2)"``;
+    status ``---`` means no answer at all.
+    """
+    runs: list[list[Any]] = []
+    for answer in answers:
+        code = str(answer.status or "---")
+        if runs and runs[-1][0] == code:
+            runs[-1][1] += 1
+        else:
+            runs.append([code, 1])
+    codes = ", ".join(code if n == 1 else f"{code} x{n}" for code, n in runs)
     after = next((a.retry_after for a in answers if a.retry_after), None)
-    return f"{codes}  (Retry-After: {after})" if after else codes
+    return f"{codes} (Retry-After: {after})" if after else codes
 
 
 def first_error(answers: Sequence[Answer]) -> Any:

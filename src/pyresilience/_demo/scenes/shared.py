@@ -177,7 +177,7 @@ def _drive_workers(
         Check("every worker answers 200 while healthy", _all_ok(healthy)),
         Check("worker 1 meets the outage itself", first_cost > 0),
         Check(
-            "workers 2 and 3 answer 503 + Retry-After without calling the upstream",
+            "workers 2, 3: 503 + Retry-After, no upstream call",
             others_cost == 0 and all(a.status == 503 and a.retry_after for a in others),
         ),
         Check("all workers report the breaker open", _all_in(opened, "open")),
