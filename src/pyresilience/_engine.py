@@ -603,11 +603,11 @@ class PolicyRuntime:
         attempt: int,
         deadline: float | None,
     ) -> Any:
-        clock, emit, local = self.clock, self.emit, self.local
+        monotonic, emit, local = self.monotonic, self.emit, self.local
         breaker, limiter, bulkhead = self.breaker_state, self.limiter, self.bulkhead
+        now = monotonic()
         permit = None
         if breaker is not None:
-            now = clock.monotonic()
             permit = breaker.acquire(now) if local else await breaker.aacquire(now)
             if permit.transitions:
                 self._announce(fname, permit.transitions)
@@ -615,9 +615,10 @@ class PolicyRuntime:
                 self._reject_circuit(fname, attempt, permit)
         reservation = None
         slot = None
+        started = 0.0
         try:
             if limiter is not None:
-                now, wait = clock.monotonic(), self.limiter_wait
+                wait = self.limiter_wait
                 reservation = (
                     limiter.reserve(now, wait)
                     if local
@@ -626,12 +627,15 @@ class PolicyRuntime:
                 if reservation is None:
                     self._reject_limit(fname, attempt)
                 elif reservation.wait > 0:
-                    await clock.asleep(reservation.wait)
+                    await self.clock.asleep(reservation.wait)
             if bulkhead is not None:
-                slot = await self._atake_slot()
+                slot = bulkhead.acquire(0.0) if local else None
                 if slot is None:
-                    self._reject_bulkhead(fname, attempt)
-            started = clock.monotonic() if breaker is not None else 0.0
+                    slot = await self._atake_slot()
+                    if slot is None:
+                        self._reject_bulkhead(fname, attempt)
+            if self.slow_limit:
+                started = monotonic()
             if self.timeout is None:
                 result = await fn(*args, **kwargs)
             else:
@@ -650,6 +654,7 @@ class PolicyRuntime:
                     permit,  # type: ignore[arg-type]
                     success=not self._counts_as_failure(error),
                     slow=self._is_slow(started),
+                    now=monotonic(),
                 )
             if emit is not None:
                 kind = (
@@ -673,22 +678,41 @@ class PolicyRuntime:
                 else:
                     await bulkhead.arelease(slot)  # type: ignore[union-attr]
         if breaker is not None:
-            await self._arecord(
-                fname,
-                permit,  # type: ignore[arg-type]
-                success=True,
-                slow=self._is_slow(started),
-            )
+            slow = bool(self.slow_limit) and monotonic() - started >= self.slow_limit
+            if local:
+                transitions = breaker.record(
+                    now,
+                    success=True,
+                    slow=slow,
+                    probe=permit.probe,  # type: ignore[union-attr]
+                )
+                if transitions:
+                    self._announce(fname, transitions)
+            else:
+                await self._arecord(
+                    fname,
+                    permit,  # type: ignore[arg-type]
+                    success=True,
+                    slow=slow,
+                    now=now,
+                )
         if emit is not None:
             emit(EventType.SUCCESS, fname, attempt)
         return result
 
     async def _arecord(
-        self, fname: str, permit: Permit, *, success: bool, slow: bool
+        self,
+        fname: str,
+        permit: Permit,
+        *,
+        success: bool,
+        slow: bool,
+        now: float | None = None,
     ) -> None:
         breaker = self.breaker_state
         assert breaker is not None
-        now = self.clock.monotonic()
+        if now is None:
+            now = self.monotonic()
         if self.local:
             transitions = breaker.record(
                 now, success=success, slow=slow, probe=permit.probe
