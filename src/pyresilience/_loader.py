@@ -327,7 +327,7 @@ def load_policies(
         policy_path = key_path(path, name)
         if _EXTENDS in data:
             merged = _resolve_profile(data[_EXTENDS], profiles, policy_path, (name,))
-            chain = _merge(merged, data)
+            chain: Mapping[str, Any] = _merge(merged, data)
         else:
             chain = profiles[name]
         result[name] = _build(chain, path=policy_path)
@@ -378,7 +378,8 @@ def load_store(value: object, *, path: str = "store") -> StateStore:
             "pyresilience[redis]",
             path=path,
         ) from None
-    return RedisStore.from_url(url, **options)  # type: ignore[no-any-return]
+    store: StateStore = RedisStore.from_url(url, **options)
+    return store
 
 
 def load_registry_parts(
