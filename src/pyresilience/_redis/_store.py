@@ -135,9 +135,9 @@ class RedisStore:
         self._given_client = client
         self._given_async = async_client
         self._client = client
-        self._async_clients: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, Any
-        ] = weakref.WeakKeyDictionary()
+        # One async client per event loop, by id(loop), with a weak reference
+        # to tell a live loop from a new one that reuses a dead loop's id.
+        self._async_clients: dict[int, tuple[weakref.ref[Any], Any]] = {}
         self._last_loop: asyncio.AbstractEventLoop | None = None
         self._last_async: Any = None
         self._lock = threading.Lock()
@@ -244,11 +244,13 @@ class RedisStore:
             loop = None
         if self._given_async is None and loop is not None:
             with self._lock:
-                client = self._async_clients.pop(loop, None)
+                entry = self._async_clients.get(id(loop))
+                if entry is not None and entry[0]() is loop:
+                    del self._async_clients[id(loop)]
                 if self._last_loop is loop:
                     self._last_loop = self._last_async = None
-            if client is not None:
-                await client.aclose()
+            if entry is not None and entry[0]() is loop:
+                await entry[1].aclose()
         self.close()
 
     def _sync_client(self) -> Any:
@@ -272,14 +274,16 @@ class RedisStore:
         if loop is self._last_loop:
             return self._last_async
         with self._lock:
-            client = self._async_clients.get(loop)
-            if client is None:
+            entry = self._async_clients.get(id(loop))
+            if entry is not None and entry[0]() is loop:
+                client = entry[1]
+            else:
                 self._drop_dead_loops_locked()
                 if self.url is not None:
                     client = _clients.make_async(self.url, self.timeout)
                 else:
                     client = _clients.async_twin(self._given_client, self.timeout)
-                self._async_clients[loop] = client
+                self._async_clients[id(loop)] = (weakref.ref(loop), client)
             self._last_loop, self._last_async = loop, client
         return client
 
@@ -288,9 +292,10 @@ class RedisStore:
             self._drop_dead_loops_locked()
 
     def _drop_dead_loops_locked(self) -> None:
-        for loop, client in list(self._async_clients.items()):
-            if loop.is_closed():
-                del self._async_clients[loop]
+        for key, (ref, client) in list(self._async_clients.items()):
+            loop = ref()
+            if loop is None or loop.is_closed():
+                del self._async_clients[key]
                 _clients.abandon_async(client)
                 if self._last_loop is loop:
                     self._last_loop = self._last_async = None
