@@ -10,6 +10,7 @@ usage error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import math
 import sys
@@ -90,6 +91,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    # httpx is the demo's client but not a dependency of the core.
+    if importlib.util.find_spec("httpx") is None:
+        sys.stderr.write(
+            "pyresilience demo: error: the demo needs httpx: "
+            "pip install httpx (or pip install 'pyresilience[all]')\n"
+        )
+        return 2
+
     from ._demo.runner import run_demo, select_scenes
     from ._demo.scenes._base import DemoOptions
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -188,3 +189,17 @@ def test_redis_scene_shares_one_breaker() -> None:
     assert "workers 2, 3: 503 + Retry-After, no upstream call" in text
     assert "breaker: open, open, open" in text
     assert "breaker: closed, closed, closed" in text
+
+
+def test_without_httpx_the_demo_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The core has no dependencies, so a missing httpx is a clear usage error."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "httpx" else real(name, *args),
+    )
+    assert main(["demo", "--scenes", "core"]) == 2
+    assert "the demo needs httpx: pip install httpx" in capsys.readouterr().err

@@ -25,7 +25,7 @@ def render_header(options: DemoOptions, scenes: Sequence[str]) -> list[str]:
     """Return the banner: what runs, with which scenario, duration and seed."""
     scenario = SCENARIOS[options.scenario]
     return [
-        "pyresilience demo".center(WIDTH, "="),
+        " pyresilience demo ".center(WIDTH, "="),
         f"scenario  {options.scenario}: {scenario.summary}",
         f"load      {options.duration:g}s per lane, seed {options.seed}",
         f"scenes    {', '.join(scenes)}",

@@ -208,7 +208,7 @@ class FlakyUpstream:
         in flight at once.
         """
         with self._lock:
-            clients = {
+            clients: dict[str, dict[str, Any]] = {
                 name: {
                     "requests": sum(counts.values()),
                     "statuses": {str(code): n for code, n in sorted(counts.items())},
