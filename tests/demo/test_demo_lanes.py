@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 from pyresilience import CircuitState, EventType, ResilienceEvent
@@ -156,3 +157,31 @@ def test_report_lays_out_a_known_result() -> None:
     assert "upstream requests during the outage: unprotected 4" in prose
     assert "quotes: 0 errors reached the callers (50% got a stale answer)" in prose
     assert "at most 2 requests were in flight at once vs 5 unprotected" in prose
+
+
+def test_stop_event_ends_a_lane_early() -> None:
+    """Setting ``stop`` ends the lane long before its duration."""
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    lane = Lane("t", "sync", workers=2, interval=0.02)
+    started = time.monotonic()
+    records = run_sync_lane(lane, dict, origin=started, duration=30.0, stop=stop)
+    assert time.monotonic() - started < 1.0
+    assert 4 <= len(records) <= 16
+
+
+def test_stop_event_ends_an_async_lane_early() -> None:
+    """Async workers also check ``stop`` before each call."""
+    stop = threading.Event()
+
+    async def call() -> object:
+        if time.monotonic() - started > 0.1:
+            stop.set()
+        return {}
+
+    lane = Lane("t", "async", workers=2, interval=0.02)
+    started = time.monotonic()
+    coroutine = run_async_lane(lane, call, origin=started, duration=30.0, stop=stop)
+    records = asyncio.run(coroutine)
+    assert time.monotonic() - started < 1.0
+    assert records

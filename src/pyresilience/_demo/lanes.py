@@ -68,21 +68,34 @@ def _first_starts(lane: Lane, origin: float) -> list[float]:
 
 
 def run_sync_lane(
-    lane: Lane, call: Callable[[], Any], *, origin: float, duration: float
+    lane: Lane,
+    call: Callable[[], Any],
+    *,
+    origin: float,
+    duration: float,
+    stop: threading.Event | None = None,
 ) -> list[CallRecord]:
     """Run ``lane`` with threads until ``origin + duration`` (monotonic).
+
+    Args:
+        lane: Workers and pace.
+        call: Makes one call; its return value is classified.
+        origin: ``time.monotonic()`` value of second 0.
+        duration: Seconds after ``origin`` when no new call starts.
+        stop: When set, workers start no new call (e.g. on Ctrl-C).
 
     Returns:
         Every call's record, in completion order.
     """
     records: list[CallRecord] = []
     end = origin + duration
+    stop = stop or threading.Event()
 
     def worker(next_start: float) -> None:
-        while next_start < end:
+        while next_start < end and not stop.is_set():
             delay = next_start - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+            if delay > 0 and stop.wait(delay):
+                return
             started = time.monotonic()
             try:
                 outcome = classify(call())
@@ -109,17 +122,22 @@ async def run_async_lane(
     *,
     origin: float,
     duration: float,
+    stop: threading.Event | None = None,
 ) -> list[CallRecord]:
     """Run ``lane`` as tasks until ``origin + duration`` (monotonic).
+
+    Arguments as for :func:`run_sync_lane`; ``stop`` is checked before
+    each call.
 
     Returns:
         Every call's record, in completion order.
     """
     records: list[CallRecord] = []
     end = origin + duration
+    stop = stop or threading.Event()
 
     async def worker(next_start: float) -> None:
-        while next_start < end:
+        while next_start < end and not stop.is_set():
             delay = next_start - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)

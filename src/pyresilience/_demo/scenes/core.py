@@ -146,8 +146,9 @@ def measure(url: str, schedule: Schedule, seed: int) -> CoreResult:
     registry = build_registry((metrics, breakers), book)
     httpx.post(f"{url}/_control", json={"mode": "schedule"}, timeout=2.0)
     breakers.origin = time.time()
+    load = _Load(registry, book, url, time.monotonic(), schedule.duration)
     try:
-        records = _run_lanes(registry, book, url, time.monotonic(), schedule.duration)
+        records = _run_lanes(load)
     finally:
         registry.shutdown(timeout=5.0)
 
@@ -160,13 +161,19 @@ def measure(url: str, schedule: Schedule, seed: int) -> CoreResult:
     return CoreResult(url, seed, schedule, POLICY_SUMMARIES, groups, changes)
 
 
-def _run_lanes(
-    registry: ResilienceRegistry,
-    book: QuoteBook,
-    url: str,
-    origin: float,
-    duration: float,
-) -> dict[str, list[CallRecord]]:
+@dataclass(frozen=True)
+class _Load:
+    """What every lane of one run shares."""
+
+    registry: ResilienceRegistry
+    book: QuoteBook
+    url: str
+    origin: float
+    duration: float
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+def _run_lanes(load: _Load) -> dict[str, list[CallRecord]]:
     records: dict[str, list[CallRecord]] = {}
     failures: list[BaseException] = []
 
@@ -180,11 +187,10 @@ def _run_lanes(
         return run
 
     def sync_side() -> None:
-        records.update(_run_sync_lanes(registry, book, url, origin, duration))
+        records.update(_run_sync_lanes(load))
 
     def async_side() -> None:
-        lanes = _run_async_lanes(registry, book, url, origin, duration)
-        records.update(asyncio.run(lanes))
+        records.update(asyncio.run(_run_async_lanes(load)))
 
     threads = [
         threading.Thread(target=guarded(sync_side), name="lanes-sync"),
@@ -192,24 +198,29 @@ def _run_lanes(
     ]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        thread.join()
+    _join(threads, load.stop)
     if failures:
         raise failures[0]
     return records
 
 
-def _run_sync_lanes(
-    registry: ResilienceRegistry,
-    book: QuoteBook,
-    url: str,
-    origin: float,
-    duration: float,
-) -> dict[str, list[CallRecord]]:
-    baseline = _sync_client(url, "baseline-sync")
-    protected = _sync_client(url, "quotes")
+def _join(threads: list[threading.Thread], stop: threading.Event) -> None:
+    try:
+        for thread in threads:
+            thread.join()
+    except BaseException:
+        # Ctrl-C: workers finish the call in hand and start no other.
+        stop.set()
+        for thread in threads:
+            thread.join()
+        raise
+
+
+def _run_sync_lanes(load: _Load) -> dict[str, list[CallRecord]]:
+    baseline = _sync_client(load.url, "baseline-sync")
+    protected = _sync_client(load.url, "quotes")
     # The decorator resolves "quotes" lazily, on the first call.
-    fetch = registry.decorator("quotes")(_remembering(book, get_quote))
+    fetch = load.registry.decorator("quotes")(_remembering(load.book, get_quote))
     calls: dict[str, Callable[[], Any]] = {
         "baseline-sync": lambda: get_quote(baseline),
         "quotes": lambda: fetch(protected),
@@ -219,35 +230,32 @@ def _run_sync_lanes(
 
     def run(lane: Lane) -> None:
         records[lane.name] = run_sync_lane(
-            lane, calls[lane.name], origin=origin, duration=duration
+            lane,
+            calls[lane.name],
+            origin=load.origin,
+            duration=load.duration,
+            stop=load.stop,
         )
 
     threads = [threading.Thread(target=run, args=(lane,)) for lane in lanes]
     try:
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join()
+        _join(threads, load.stop)
     finally:
         baseline.close()
         protected.close()
     return records
 
 
-async def _run_async_lanes(
-    registry: ResilienceRegistry,
-    book: QuoteBook,
-    url: str,
-    origin: float,
-    duration: float,
-) -> dict[str, list[CallRecord]]:
+async def _run_async_lanes(load: _Load) -> dict[str, list[CallRecord]]:
     lanes = [lane for group in LANES for lane in group if lane.kind == "async"]
-    clients = {lane.name: _async_client(url, lane.name) for lane in lanes}
-    quotes = registry.policy("quotes-async")
-    checkout = registry.decorator("checkout")(aget_quote)
+    clients = {lane.name: _async_client(load.url, lane.name) for lane in lanes}
+    quotes = load.registry.policy("quotes-async")
+    checkout = load.registry.decorator("checkout")(aget_quote)
 
     async def fetch_and_remember(client: httpx.AsyncClient) -> dict[str, Any]:
-        return book.remember(await aget_quote(client))
+        return load.book.remember(await aget_quote(client))
 
     calls: dict[str, Callable[[], Awaitable[Any]]] = {
         "baseline-async": lambda: aget_quote(clients["baseline-async"]),
@@ -256,13 +264,18 @@ async def _run_async_lanes(
         ),
         "checkout": lambda: checkout(clients["checkout"]),
     }
-    try:
-        results = await asyncio.gather(
-            *(
-                run_async_lane(lane, calls[lane.name], origin=origin, duration=duration)
-                for lane in lanes
-            )
+    runs = (
+        run_async_lane(
+            lane,
+            calls[lane.name],
+            origin=load.origin,
+            duration=load.duration,
+            stop=load.stop,
         )
+        for lane in lanes
+    )
+    try:
+        results = await asyncio.gather(*runs)
     finally:
         for client in clients.values():
             await client.aclose()
