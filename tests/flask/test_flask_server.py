@@ -91,9 +91,10 @@ def test_example_app_under_the_werkzeug_server(
     command = [str(BIN / "flask"), "--app", "examples.flask_app", "run"]
     command += ["--host", "127.0.0.1", "--port", str(port)]
 
-    with Server(command, port, {"UPSTREAM_URL": upstream_url}) as app:
-        client = httpx.Client(base_url=app.url, timeout=10)
-
+    with (
+        Server(command, port, {"UPSTREAM_URL": upstream_url}) as app,
+        httpx.Client(base_url=app.url, timeout=10) as client,
+    ):
         assert client.get("/health").json() == {"status": "ok"}
         assert "price" in client.get("/quote").json()
 
