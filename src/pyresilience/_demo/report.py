@@ -93,7 +93,7 @@ def _label(lane: Lane) -> str:
 
 
 def _outcome_table(core: CoreResult) -> list[str]:
-    headers = ("what callers got", "calls", "ok", "stale", "error", "p50", "p99")
+    headers = ("what callers got", "calls", "ok", "fallback", "error", "p50", "p99")
     rows: list[list[str]] = []
     for group in core.groups:
         if rows:
@@ -110,8 +110,8 @@ def _outcome_table(core: CoreResult) -> list[str]:
                     _seconds(result.latency(0.99)),
                 ]
             )
-    notes = "ok: a real answer; stale: the fallback's last good quote; error: an "
-    notes += "exception reached the caller; p50/p99: the caller's wait"
+    notes = "ok: a real answer; fallback: the last good quote, marked stale; "
+    notes += "error: an exception reached the caller; p50/p99: the caller's wait"
     return [*_table(headers, rows), *_note(notes)]
 
 
@@ -171,7 +171,7 @@ def _phase_tables(core: CoreResult) -> list[str]:
     return [
         "  by phase (a call counts in the phase it started in)",
         "",
-        *_table(("ok (+stale)", *labels), ok_rows),
+        *_table(("ok (+fallback)", *labels), ok_rows),
         "",
         *_table(("p99 wait", *labels), wait_rows),
         "",
@@ -181,9 +181,9 @@ def _phase_tables(core: CoreResult) -> list[str]:
 
 def _ok_cell(records: Sequence[CallRecord]) -> str:
     ok = sum(record.outcome == "ok" for record in records)
-    stale = sum(record.outcome == "fallback" for record in records)
+    fallback = sum(record.outcome == "fallback" for record in records)
     cell = _percent(ok, len(records))
-    return f"{cell} +{_percent(stale, len(records))}" if stale else cell
+    return f"{cell} +{_percent(fallback, len(records))}" if fallback else cell
 
 
 def _p99_cell(records: Sequence[CallRecord]) -> str:
@@ -194,8 +194,8 @@ def _takeaways(core: CoreResult) -> list[str]:
     baseline, *protected = core.groups[0]
     lines = [
         f"{result.lane.policy}: {result.count('error')} errors reached the "
-        f"callers ({_percent(result.count('fallback'), result.calls)} got a stale "
-        f"answer) vs {baseline.count('error')} "
+        f"callers ({_percent(result.count('fallback'), result.calls)} answered by "
+        f"the fallback) vs {baseline.count('error')} "
         f"({_percent(baseline.count('error'), baseline.calls)}) unprotected"
         for result in protected
     ]

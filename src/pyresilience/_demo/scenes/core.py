@@ -219,11 +219,11 @@ def _join(threads: list[threading.Thread], stop: threading.Event) -> None:
 def _run_sync_lanes(load: _Load) -> dict[str, list[CallRecord]]:
     baseline = _sync_client(load.url, "baseline-sync")
     protected = _sync_client(load.url, "quotes")
-    # The decorator resolves "quotes" lazily, on the first call.
-    fetch = load.registry.decorator("quotes")(_remembering(load.book, get_quote))
+    quotes = load.registry.policy("quotes")
+    fetch = _remembering(load.book, get_quote)
     calls: dict[str, Callable[[], Any]] = {
         "baseline-sync": lambda: get_quote(baseline),
-        "quotes": lambda: fetch(protected),
+        "quotes": lambda: quotes.call(fetch, protected),
     }
     lanes = [lane for group in LANES for lane in group if lane.kind == "sync"]
     records: dict[str, list[CallRecord]] = {}
@@ -252,6 +252,7 @@ async def _run_async_lanes(load: _Load) -> dict[str, list[CallRecord]]:
     lanes = [lane for group in LANES for lane in group if lane.kind == "async"]
     clients = {lane.name: _async_client(load.url, lane.name) for lane in lanes}
     quotes = load.registry.policy("quotes-async")
+    # The decorator resolves "checkout" lazily, on the first call.
     checkout = load.registry.decorator("checkout")(aget_quote)
 
     async def fetch_and_remember(client: httpx.AsyncClient) -> dict[str, Any]:
