@@ -219,7 +219,8 @@ def atimeout_wrapper(fn: AFn, seconds: float) -> AFn:
 
     @functools.wraps(fn)
     async def wrapped(*args: Any, **kwargs: Any) -> Any:
-        async with asyncio.timeout(seconds):
+        # Only reached on 3.11+, where asyncio.timeout exists (checked above).
+        async with asyncio.timeout(seconds):  # type: ignore[attr-defined]
             return await fn(*args, **kwargs)
 
     return wrapped

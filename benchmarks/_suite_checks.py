@@ -81,7 +81,7 @@ def sleep_section(settings: Settings, loop: asyncio.AbstractEventLoop) -> Sectio
     section = Section("zero-delay retry: sleeps per call (2 retries per call)")
     calls = max(20, settings.garbage_calls // 10)
     flaky, aflaky = make_flaky(), make_aflaky()
-    cases = [
+    cases: list[tuple[str, str, Callable[[], Fn], bool]] = [
         ("ours retry delay=0, sync", "ours", lambda: _ours_zero_delay(flaky), False),
         ("ours retry delay=0, async", "ours", lambda: _ours_zero_delay(aflaky), True),
         (
@@ -116,9 +116,11 @@ def sleep_section(settings: Settings, loop: asyncio.AbstractEventLoop) -> Sectio
 
 
 def _garbage_cases(is_async: bool) -> list[Case]:
-    fn = awork if is_async else work
-    flaky = make_aflaky() if is_async else make_flaky()
-    retry_loop = floors.aretry_loop if is_async else floors.retry_loop
+    fn: Fn = awork if is_async else work
+    flaky: Fn = make_aflaky() if is_async else make_flaky()
+    retry_loop: Callable[[Fn], Fn] = (
+        floors.aretry_loop if is_async else floors.retry_loop
+    )
     cases = [
         Case("ours retry, happy", "ours", lambda: ours.ours_retry(fn)),
         Case("ours circuit_breaker, happy", "ours", lambda: ours.ours_breaker(fn)),
@@ -175,6 +177,14 @@ def _fresh_functions(count: int) -> list[Fn]:
     return [make(index) for index in range(count)]
 
 
+def _decorator_of(decorate: Callable[[Fn], Fn], fns: list[Fn]) -> Callable[[int], Fn]:
+    return lambda index: decorate(fns[index])
+
+
+def _call(fn: Fn) -> Any:
+    return fn()
+
+
 _MEMORY_CASES: list[tuple[str, str, Callable[[Fn], Fn]]] = [
     ("bare wrapper", "floor", floors.wrapper),
     ("tenacity @retry", "peer", peers.tenacity_retry),
@@ -196,9 +206,7 @@ def memory_section(settings: Settings, loop: asyncio.AbstractEventLoop) -> Secti
         try:
             decorate(_fresh_functions(1)[0])()
             fns = _fresh_functions(count)
-            made, used = memory_per_object(
-                lambda i, d=decorate, f=fns: d(f[i]), lambda g: g(), count
-            )
+            made, used = memory_per_object(_decorator_of(decorate, fns), _call, count)
         except Unavailable as exc:
             section.skip(label, kind, str(exc), "B/fn")
             continue

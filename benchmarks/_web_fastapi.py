@@ -43,7 +43,7 @@ def _plain_app() -> Any:
         return {"ok": True}
 
     @app.get("/dep")
-    async def dep(app_=Depends(_plain_dependency)) -> dict[str, bool]:  # noqa: B008
+    async def dep(app_: Any = Depends(_plain_dependency)) -> dict[str, bool]:  # noqa: B008
         return await _payload()
 
     return app
@@ -66,7 +66,7 @@ def _resilient_app() -> Any:
         return {"ok": True}
 
     @app.get("/call")
-    async def call(payment=Depends(resilience(NAME))) -> dict[str, bool]:  # noqa: B008
+    async def call(payment: Any = Depends(resilience(NAME))) -> dict[str, bool]:  # noqa: B008
         return await payment.call(_payload)  # type: ignore[no-any-return]
 
     @app.get("/guard", dependencies=[Depends(guard(NAME))])

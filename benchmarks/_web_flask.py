@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._subjects import Unavailable
 from ._suite_web import NAME, POLICY
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = ["plain_client", "resilient_client"]
 
@@ -22,7 +25,7 @@ def _flask() -> Any:
 @functools.cache
 def plain_client() -> Any:
     """Return a test client of an app without pyresilience."""
-    app = _flask().Flask("bench_plain")
+    app: Flask = _flask().Flask("bench_plain")
 
     @app.get("/bare")
     def bare() -> str:
@@ -34,7 +37,7 @@ def plain_client() -> Any:
 @functools.cache
 def resilient_client() -> Any:
     """Return a test client of an app with the ``Resilience`` extension."""
-    app = _flask().Flask("bench_resilient")
+    app: Flask = _flask().Flask("bench_resilient")
     try:
         from pyresilience_flask import Resilience
     except ImportError as exc:

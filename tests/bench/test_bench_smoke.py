@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -25,8 +28,9 @@ from benchmarks._harness import (  # noqa: E402
     time_async_group,
     time_sync_group,
 )
+from benchmarks._redis_server import RedisServer  # noqa: E402
 from benchmarks._report import MISS, PASS, SKIP, Row, Section, render  # noqa: E402
-from benchmarks._subjects import RESULT, work  # noqa: E402
+from benchmarks._subjects import RESULT, Unavailable, work  # noqa: E402
 from benchmarks._suite_checks import SleepSpy  # noqa: E402
 
 TINY = Settings(repeats=2, min_time=0.0005, garbage_calls=20, memory_objects=5)
@@ -176,3 +180,28 @@ def test_quick_run_of_one_section_prints_a_judged_table() -> None:
     # The row is judged against the floor the target names.
     assert "<= 3x" in out
     assert "targets:" in out
+
+
+def test_missing_redis_binary_is_reported_not_raised() -> None:
+    """Without the redis-server binary the suite gets a reason, not a crash."""
+    with pytest.raises(Unavailable, match="no-such-redis-server is not on PATH"):
+        RedisServer(binary="no-such-redis-server").__enter__()
+
+
+@pytest.mark.redis
+def test_redis_server_starts_on_loopback_and_stops() -> None:
+    """The suite's own redis-server answers on 127.0.0.1 and is gone afterwards."""
+    if shutil.which("redis-server") is None:
+        if os.environ.get("PYRESILIENCE_REQUIRE_REDIS"):
+            pytest.fail("redis-server is required but not installed")
+        pytest.skip("redis-server is not installed")
+
+    with RedisServer() as server:
+        port = server.port
+        assert server.url == f"redis://127.0.0.1:{port}/0"
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            assert sock.recv(16).startswith(b"+PONG")
+
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
