@@ -23,7 +23,7 @@ from __future__ import annotations
 from ._constants import EXTENSION_KEY, ConfigKeys
 from ._extension import Resilience
 
-__all__ = ["EXTENSION_KEY", "ConfigKeys", "Resilience"]
+__all__ = ["ConfigKeys", "EXTENSION_KEY", "Resilience"]
 
 # Show the public path in reprs and tracebacks.
 ConfigKeys.__module__ = __name__

@@ -289,6 +289,22 @@ def test_request_context_is_usable_under_a_sync_timeout(
     assert threads[0] != threads[1], "the timeout should run the call elsewhere"
 
 
+def test_request_context_is_usable_in_an_async_call_with_a_timeout(
+    make_app: MakeApp, resilience: Resilience
+) -> None:
+    """An async protected call under a timeout still sees the request."""
+    app = make_app(RESILIENCE_POLICIES={"dep": {"timeout": {"seconds": 5}}})
+
+    @app.get("/hello")
+    async def view() -> str:
+        async def handler() -> str:
+            return f"{current_app.name}:{request.args['who']}"
+
+        return await resilience.acall("dep", handler)
+
+    assert app.test_client().get("/hello?who=grace").text == "app:grace"
+
+
 def _state(app: Flask, name: str) -> CircuitState:
     breaker = app.extensions[EXTENSION_KEY].policy(name).status().breaker
     assert breaker is not None

@@ -218,3 +218,23 @@ def _state(app: Flask, name: str) -> CircuitState:
     breaker = app.extensions[EXTENSION_KEY].policy(name).status().breaker
     assert breaker is not None
     return breaker.state
+
+
+def test_policies_that_are_not_a_mapping_are_reported(make_app: MakeApp) -> None:
+    """RESILIENCE_POLICIES of the wrong shape names the key and the value."""
+    with pytest.raises(ConfigError) as info:
+        make_app(RESILIENCE_POLICIES=["payment-api"])
+
+    assert str(info.value).startswith('app.config["RESILIENCE_POLICIES"]')
+    assert "['payment-api']" in str(info.value)
+
+
+def test_public_surface_is_explicit() -> None:
+    """__all__ is sorted, complete, and objects report the public module."""
+    import pyresilience_flask
+
+    assert pyresilience_flask.__all__ == sorted(pyresilience_flask.__all__)
+    for name in pyresilience_flask.__all__:
+        assert hasattr(pyresilience_flask, name)
+    assert Resilience.__module__ == "pyresilience_flask"
+    assert ConfigKeys.POLICIES == "RESILIENCE_POLICIES"
