@@ -26,6 +26,7 @@ class LocalBreakerState:
 
     def __init__(self, config: CircuitBreakerConfig) -> None:
         self.config = config
+        self._recovery = config.recovery_timeout
         self._lock = threading.Lock()
         self.state = _CLOSED
         self._failures = 0
@@ -41,12 +42,19 @@ class LocalBreakerState:
 
     def acquire(self, now: float) -> Permit:
         """Let a call through, start a probe, or reject with a retry hint."""
-        if self.state is _CLOSED:
+        state = self.state
+        if state is _CLOSED:
             return ALLOW
+        if state is _OPEN:
+            # Rejecting needs no lock: a stale read only delays the probe by
+            # one call, and the half-open decision below is taken under it.
+            wait = self._opened_at + self._recovery - now
+            if wait > 0:
+                return tuple.__new__(Permit, (False, False, wait, ()))
         with self._lock:
             transitions: tuple[Transition, ...] = ()
             if self.state is _OPEN:
-                wait = self._opened_at + self.config.recovery_timeout - now
+                wait = self._opened_at + self._recovery - now
                 if wait > 0:
                     return Permit(False, retry_after=wait)
                 transitions = (self._move(_HALF_OPEN, now),)
@@ -56,6 +64,16 @@ class LocalBreakerState:
                 self._probes_in_flight += 1
                 return Permit(True, probe=True, transitions=transitions)
             return Permit(False, retry_after=0.0, transitions=transitions)
+
+    def rejects(self, now: float) -> float:
+        """Seconds the breaker stays open from ``now``; 0.0 if it would admit.
+
+        A read-only peek, so callers can fail fast before doing any work.
+        """
+        if self.state is not _OPEN:
+            return 0.0
+        wait = self._opened_at + self._recovery - now
+        return wait if wait > 0 else 0.0
 
     def record(
         self, now: float, *, success: bool, slow: bool, probe: bool

@@ -91,6 +91,11 @@ class PolicyRuntime:
             config.circuit_breaker.slow_call_duration if config.circuit_breaker else 0.0
         )
         self.monotonic = clock.monotonic
+        # In-process breakers can say "open" without side effects, which lets
+        # a rejected call fail before entering the retry machinery.
+        self.rejects = getattr(self.breaker_state, "rejects", None)
+        # With one attempt and no deadline the retry loop is skipped.
+        self.single = config.retry is None and not self.total_timeout
         limiter, bulkhead, budget = (
             config.rate_limiter,
             config.bulkhead,
@@ -190,7 +195,12 @@ class PolicyRuntime:
         error = circuit_open_error(self.name, permit)
         if self.emit is not None:
             self.emit(EventType.CIRCUIT_REJECTED, fname, attempt, error)
-        raise error
+        try:
+            raise error
+        finally:
+            # The traceback references this frame; dropping the local avoids
+            # a reference cycle (and work for the garbage collector) per call.
+            del error
 
     def _reject_limit(self, fname: str, attempt: int) -> None:
         assert self.limiter is not None and self.config.rate_limiter is not None
@@ -199,11 +209,14 @@ class PolicyRuntime:
             f"rate limit of {limit.max_calls} calls per {limit.period:g}s "
             f"exceeded for {self.name or fname}",
             policy=self.name,
-            retry_after=self.limiter.next_free(self.clock.monotonic()),
+            retry_after=self.limiter.next_free(self.monotonic()),
         )
         if self.emit is not None:
             self.emit(EventType.RATE_LIMITED, fname, attempt, error)
-        raise error
+        try:
+            raise error
+        finally:
+            del error
 
     def _reject_bulkhead(self, fname: str, attempt: int) -> None:
         assert self.config.bulkhead is not None
@@ -214,7 +227,10 @@ class PolicyRuntime:
         )
         if self.emit is not None:
             self.emit(EventType.BULKHEAD_REJECTED, fname, attempt, error)
-        raise error
+        try:
+            raise error
+        finally:
+            del error
 
     def _attempt_limit(self, deadline: float | None, fname: str) -> float:
         assert self.timeout is not None
@@ -259,7 +275,13 @@ class PolicyRuntime:
                     if value is not MISS:
                         return value
             try:
-                result = self._retry(fn, fname, args, kwargs)
+                rejects = self.rejects
+                if rejects is not None and rejects(self.monotonic()):
+                    self._fail_fast(fname)
+                if self.single:
+                    result = self._attempt(fn, fname, args, kwargs, 1, None)
+                else:
+                    result = self._retry(fn, fname, args, kwargs)
             except Exception as error:
                 fallback = self.fallback
                 if fallback is None or not isinstance(error, fallback.fallback_on):
@@ -271,6 +293,17 @@ class PolicyRuntime:
         finally:
             if calls is not None:
                 calls.pop()
+
+    def _fail_fast(self, fname: str) -> None:
+        """Reject through the breaker while it is open, before any attempt."""
+        breaker = self.breaker_state
+        assert breaker is not None
+        permit = breaker.acquire(self.monotonic())
+        if not permit.allowed:
+            self._reject_circuit(fname, 1, permit)
+        # It half-opened meanwhile and granted a probe we will not use here.
+        if permit.probe:
+            breaker.release_probe(self.monotonic())
 
     def _cacheable(self, result: object) -> bool:
         retry = self.retry
@@ -306,39 +339,46 @@ class PolicyRuntime:
         if self.total_timeout:
             assert self.timeout is not None
             deadline = self.clock.monotonic() + self.timeout.seconds
-        attempt = 0
-        last_error: Exception | None = None
-        while True:
-            attempt += 1
-            try:
-                if self.bare:
-                    result = fn(*args, **kwargs)
-                else:
-                    result = self._attempt(fn, fname, args, kwargs, attempt, deadline)
-            except RejectedError as rejection:
-                # Never retried; keep the failure that led here as the cause.
-                if last_error is not None and rejection.__cause__ is None:
-                    raise rejection from last_error
-                raise
-            except Exception as error:
-                last_error = error
-                if retry is None or not self._should_retry(error):
+        try:
+            attempt = 0
+            last_error: Exception | None = None
+            while True:
+                attempt += 1
+                try:
+                    if self.bare:
+                        result = fn(*args, **kwargs)
+                    else:
+                        result = self._attempt(
+                            fn, fname, args, kwargs, attempt, deadline
+                        )
+                except RejectedError as rejection:
+                    # Never retried; keep the failure that led here as the cause.
+                    if last_error is not None and rejection.__cause__ is None:
+                        raise rejection from last_error
                     raise
-                delay = self._plan_retry(fname, attempt, attempts, error, deadline)
+                except Exception as error:
+                    last_error = error
+                    if retry is None or not self._should_retry(error):
+                        raise
+                    delay = self._plan_retry(fname, attempt, attempts, error, deadline)
+                    if delay is None:
+                        raise
+                    if delay > 0:
+                        self.clock.sleep(delay)
+                    continue
+                if retry is None or retry.retry_on_result is None:
+                    return result
+                if not retry.retry_on_result(result):
+                    return result
+                delay = self._plan_retry(fname, attempt, attempts, result, deadline)
                 if delay is None:
-                    raise
+                    return result
                 if delay > 0:
                     self.clock.sleep(delay)
-                continue
-            if retry is None or retry.retry_on_result is None:
-                return result
-            if not retry.retry_on_result(result):
-                return result
-            delay = self._plan_retry(fname, attempt, attempts, result, deadline)
-            if delay is None:
-                return result
-            if delay > 0:
-                self.clock.sleep(delay)
+        finally:
+            # The raised error's traceback holds this frame; clearing the
+            # local avoids a reference cycle per failed call.
+            last_error = None
 
     def _plan_retry(
         self,
@@ -502,7 +542,13 @@ class PolicyRuntime:
                     if value is not MISS:
                         return value
             try:
-                result = await self._aretry(fn, fname, args, kwargs)
+                rejects = self.rejects
+                if rejects is not None and rejects(self.monotonic()):
+                    self._fail_fast(fname)
+                if self.single:
+                    result = await self._aattempt(fn, fname, args, kwargs, 1, None)
+                else:
+                    result = await self._aretry(fn, fname, args, kwargs)
             except Exception as error:
                 fallback = self.fallback
                 if fallback is None or not isinstance(error, fallback.fallback_on):
@@ -540,42 +586,49 @@ class PolicyRuntime:
         if self.total_timeout:
             assert self.timeout is not None
             deadline = self.clock.monotonic() + self.timeout.seconds
-        attempt = 0
-        last_error: Exception | None = None
-        while True:
-            attempt += 1
-            try:
-                if self.bare:
-                    result = await fn(*args, **kwargs)
-                else:
-                    result = await self._aattempt(
-                        fn, fname, args, kwargs, attempt, deadline
-                    )
-            except RejectedError as rejection:
-                if last_error is not None and rejection.__cause__ is None:
-                    raise rejection from last_error
-                raise
-            except Exception as error:
-                last_error = error
-                if retry is None or not self._should_retry(error):
+        try:
+            attempt = 0
+            last_error: Exception | None = None
+            while True:
+                attempt += 1
+                try:
+                    if self.bare:
+                        result = await fn(*args, **kwargs)
+                    else:
+                        result = await self._aattempt(
+                            fn, fname, args, kwargs, attempt, deadline
+                        )
+                except RejectedError as rejection:
+                    if last_error is not None and rejection.__cause__ is None:
+                        raise rejection from last_error
                     raise
+                except Exception as error:
+                    last_error = error
+                    if retry is None or not self._should_retry(error):
+                        raise
+                    delay = await self._aplan_retry(
+                        fname, attempt, attempts, error, deadline
+                    )
+                    if delay is None:
+                        raise
+                    if delay > 0:
+                        await self.clock.asleep(delay)
+                    continue
+                if retry is None or retry.retry_on_result is None:
+                    return result
+                if not retry.retry_on_result(result):
+                    return result
                 delay = await self._aplan_retry(
-                    fname, attempt, attempts, error, deadline
+                    fname, attempt, attempts, result, deadline
                 )
                 if delay is None:
-                    raise
+                    return result
                 if delay > 0:
                     await self.clock.asleep(delay)
-                continue
-            if retry is None or retry.retry_on_result is None:
-                return result
-            if not retry.retry_on_result(result):
-                return result
-            delay = await self._aplan_retry(fname, attempt, attempts, result, deadline)
-            if delay is None:
-                return result
-            if delay > 0:
-                await self.clock.asleep(delay)
+        finally:
+            # The raised error's traceback holds this frame; clearing the
+            # local avoids a reference cycle per failed call.
+            last_error = None
 
     async def _aplan_retry(
         self,
