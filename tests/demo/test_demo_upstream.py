@@ -222,3 +222,12 @@ def test_standalone_rejects_a_bad_duration() -> None:
     result = subprocess.run(argv, capture_output=True, text=True, timeout=20)
     assert result.returncode == 2
     assert "duration must be > 0" in result.stderr
+
+
+def test_starting_twice_serves_once_and_stops_cleanly() -> None:
+    """``start()`` then ``with`` does not leave a second thread to hang stop()."""
+    with UpstreamServer(FlakyUpstream()).start() as server:
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        assert server.start() is server
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/health", timeout=1.0)

@@ -337,7 +337,13 @@ class UpstreamServer:
         return f"http://{HOST}:{self.port}"
 
     def start(self) -> UpstreamServer:
-        """Serve in a daemon thread; return ``self``."""
+        """Serve in a daemon thread; return ``self``. Idempotent.
+
+        ``with UpstreamServer(...).start() as server:`` is fine: entering
+        a started server does not start a second serving thread.
+        """
+        if self._thread is not None:
+            return self
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
