@@ -384,3 +384,60 @@ def test_total_deadline_bounds_a_bulkhead_wait() -> None:
             policy.call(lambda: None)
         waited = time.monotonic() - started
     assert waited < 0.3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="async twin: _aattempt awaits the whole rate-limiter wait before "
+    "consulting the total deadline, so the caller hears back late",
+)
+async def test_async_total_deadline_bounds_a_rate_limiter_wait(
+    clock: FakeClock,
+) -> None:
+    """An async call does not wait for a permit that frees after its deadline."""
+    runs: list[float] = []
+
+    @resilient(
+        timeout=TimeoutConfig(seconds=1.0, per_attempt=False),
+        rate_limiter=RateLimiterConfig(max_calls=1, period=4.0, max_wait=5.0),
+        clock=clock,
+    )
+    async def fn() -> None:
+        runs.append(clock.monotonic())
+
+    await fn()
+    started = clock.monotonic()
+    with pytest.raises((ResilienceTimeoutError, RateLimitExceededError)):
+        await fn()
+    assert clock.monotonic() - started <= 1.0
+    assert runs == [0.0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="async twin: _atake_slot waits the full bulkhead max_wait even when "
+    "the total deadline is much nearer",
+)
+async def test_async_total_deadline_bounds_a_bulkhead_wait() -> None:
+    """An async caller queued for a slot hears back by the total deadline."""
+    registry = ResilienceRegistry()
+    registry.register(
+        "p",
+        ResilienceConfig(
+            timeout=TimeoutConfig(seconds=0.1, per_attempt=False),
+            bulkhead=BulkheadConfig(max_concurrent=1, max_wait=0.5),
+        ),
+    )
+    policy = registry.policy("p")
+
+    async def quick() -> None:
+        return None
+
+    async with policy.aguard():  # holds the only slot
+        started = time.monotonic()
+        with pytest.raises((BulkheadFullError, ResilienceTimeoutError)):
+            await policy.acall(quick)
+        waited = time.monotonic() - started
+    assert waited < 0.3
