@@ -215,3 +215,29 @@ async def test_async_attempt_timeout_gives_the_slot_back() -> None:
         await policy.acall(hang)
     assert _idle(policy) == (0, 0)
     assert await policy.acall(quick) == "ok"
+
+
+def test_tasks_on_several_event_loops_share_one_bulkhead() -> None:
+    """Four threads, each with its own event loop, never exceed the shared limit."""
+    policy = _bulkhead_policy(3, 5.0)
+    gauge = Gauge()
+
+    async def work() -> None:
+        gauge.enter()
+        await asyncio.sleep(0.002)
+        gauge.leave()
+
+    def loop_main() -> None:
+        async def main() -> None:
+            await asyncio.gather(*(policy.acall(work) for _ in range(40)))
+
+        asyncio.run(main())
+
+    threads = [threading.Thread(target=loop_main) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10.0)
+    assert gauge.done == 160
+    assert gauge.peak == 3
+    assert _idle(policy) == (0, 0)

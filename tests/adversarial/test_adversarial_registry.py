@@ -451,3 +451,28 @@ async def test_sync_and_async_share_breaker_and_rejection_names_policy(
     assert caught.value.policy == "payment-api"
     assert caught.value.retry_after == pytest.approx(30.0)
     assert "payment-api" in str(caught.value)
+
+
+async def test_sync_and_async_callers_draw_on_one_rate_limit(
+    registry: ResilienceRegistry,
+) -> None:
+    """Permits of a name are spent by sync and async functions alike."""
+    registry.register(
+        "dep",
+        ResilienceConfig(rate_limiter=RateLimiterConfig(max_calls=3, period=60.0)),
+    )
+
+    @registry.decorator("dep")
+    def sync_fn() -> str:
+        return "sync"
+
+    @registry.decorator("dep")
+    async def async_fn() -> str:
+        return "async"
+
+    assert [sync_fn(), await async_fn(), sync_fn()] == ["sync", "async", "sync"]
+    with pytest.raises(RateLimitExceededError) as caught:
+        await async_fn()
+    assert caught.value.policy == "dep"
+    with pytest.raises(RateLimitExceededError):
+        sync_fn()
