@@ -32,18 +32,7 @@ def transition_event(transition: Transition) -> EventType:
 
 def circuit_open_error(name: str | None, permit: Permit) -> CircuitOpenError:
     """Build the rejection for a refused permit, saying when to come back."""
-    label = f"circuit breaker {name!r}" if name else "circuit breaker"
-    if permit.retry_after > 0:
-        return CircuitOpenError(
-            f"{label} is open; next probe in {permit.retry_after:.3g}s",
-            policy=name,
-            retry_after=permit.retry_after,
-        )
-    return CircuitOpenError(
-        f"{label} is half-open and all probe slots are taken; retry shortly",
-        policy=name,
-        retry_after=None,
-    )
+    return CircuitOpenError.fast(name, permit.retry_after or None)
 
 
 class CircuitBreaker:

@@ -29,7 +29,10 @@ class LocalBreakerState:
         self._recovery = config.recovery_timeout
         self._lock = threading.Lock()
         self.state = _CLOSED
-        self._failures = 0
+        #: Failures in a row; public so the pipeline can skip reporting a
+        #: success that would change nothing (CLOSED, count mode, no failures).
+        self.consecutive_failures = 0
+        self.count_mode = not config.sliding_window_size
         # Window mode: outcomes of the last N calls as (failed, slow) pairs.
         self._window: deque[tuple[bool, bool]] = deque()
         self._window_failures = 0
@@ -83,7 +86,7 @@ class LocalBreakerState:
             success
             and not slow
             and self.state is _CLOSED
-            and not self._failures
+            and not self.consecutive_failures
             and not self.config.sliding_window_size
         ):
             return _NO_CHANGE  # the lock-free happy path
@@ -124,7 +127,7 @@ class LocalBreakerState:
                     state, retry_after = _HALF_OPEN, 0.0
             return BreakerSnapshot(
                 state=state,
-                consecutive_failures=self._failures,
+                consecutive_failures=self.consecutive_failures,
                 window_calls=len(self._window),
                 window_failures=self._window_failures,
                 window_slow_calls=self._window_slow,
@@ -165,8 +168,8 @@ class LocalBreakerState:
     ) -> tuple[Transition, ...]:
         config = self.config
         if not config.sliding_window_size:
-            self._failures = 0 if success else self._failures + 1
-            if self._failures >= config.failure_threshold:
+            self.consecutive_failures = 0 if success else self.consecutive_failures + 1
+            if self.consecutive_failures >= config.failure_threshold:
                 return (self._move(_OPEN, now),)
             return _NO_CHANGE
         self._push_outcome(not success, slow)
@@ -183,7 +186,7 @@ class LocalBreakerState:
         window.append((failed, slow))
         self._window_failures += failed
         self._window_slow += slow
-        self._failures = 0 if not failed else self._failures + 1
+        self.consecutive_failures = 0 if not failed else self.consecutive_failures + 1
 
     def _window_tripped(self) -> bool:
         config = self.config
@@ -206,7 +209,7 @@ class LocalBreakerState:
         return Transition(old, new)
 
     def _clear(self) -> None:
-        self._failures = 0
+        self.consecutive_failures = 0
         self._window.clear()
         self._window_failures = 0
         self._window_slow = 0

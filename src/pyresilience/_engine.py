@@ -23,25 +23,29 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ._breaker import CircuitBreaker, circuit_open_error, transition_event
+from ._breaker_state import LocalBreakerState
 from ._cache import MISS, ResultCache, make_key
 from ._clock import Clock
 from ._config import ResilienceConfig
 from ._events import EventType, emitter_for
 from ._exceptions import (
     BulkheadFullError,
+    CircuitOpenError,
     RateLimitExceededError,
     RejectedError,
     ResilienceTimeoutError,
     ShutdownError,
 )
 from ._gate import PROCESS_GATE, Gate
-from ._state import Permit, PolicyStatus, Transition
+from ._state import ALLOW, CircuitState, Permit, PolicyStatus, Transition
 from ._store import StateStore
 from ._timeout import call_with_timeout, call_with_timeout_async
 
 __all__ = ["PolicyRuntime"]
 
 _random = random.random
+_CLOSED = CircuitState.CLOSED
+_OPEN = CircuitState.OPEN
 
 
 class PolicyRuntime:
@@ -94,8 +98,23 @@ class PolicyRuntime:
         # In-process breakers can say "open" without side effects, which lets
         # a rejected call fail before entering the retry machinery.
         self.rejects = getattr(self.breaker_state, "rejects", None)
+        # An in-process breaker in count mode lets the hot path skip the
+        # backend entirely while it is closed and has seen no failure.
+        local = self.breaker_state
+        self.quiet_breaker = (
+            local if isinstance(local, LocalBreakerState) and local.count_mode else None
+        )
         # With one attempt and no deadline the retry loop is skipped.
         self.single = config.retry is None and not self.total_timeout
+        # Entry points: ``call(fn, fname, args, kwargs, cache)`` for sync
+        # functions and ``acall`` for async ones. Without a fallback there is
+        # no outer layer to pay for on every failure.
+        self.call: Callable[..., Any] = (
+            self._call_with_fallback if config.fallback else self._call
+        )
+        self.acall: Callable[..., Awaitable[Any]] = (
+            self._acall_with_fallback if config.fallback else self._acall
+        )
         limiter, bulkhead, budget = (
             config.rate_limiter,
             config.bulkhead,
@@ -247,7 +266,7 @@ class PolicyRuntime:
 
     # -- sync path -------------------------------------------------------------
 
-    def call(
+    def _call_with_fallback(
         self,
         fn: Callable[..., Any],
         fname: str,
@@ -255,7 +274,25 @@ class PolicyRuntime:
         kwargs: dict[str, Any],
         cache: ResultCache | None,
     ) -> Any:
-        """Run a sync ``fn`` through the whole pipeline."""
+        """The pipeline with the fallback as its outermost layer."""
+        try:
+            return self._call(fn, fname, args, kwargs, cache)
+        except Exception as error:
+            fallback = self.fallback
+            assert fallback is not None
+            if not isinstance(error, fallback.fallback_on):
+                raise
+            return self._use_fallback(fname, error)
+
+    def _call(
+        self,
+        fn: Callable[..., Any],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cache: ResultCache | None,
+    ) -> Any:
+        """Cache, then retry and attempts; everything inside the fallback."""
         gate = self.gate
         if not (gate.accepting and PROCESS_GATE.accepting):
             self._refuse_if_closed()
@@ -274,36 +311,24 @@ class PolicyRuntime:
                         self.emit(kind, fname)
                     if value is not MISS:
                         return value
-            try:
-                rejects = self.rejects
-                if rejects is not None and rejects(self.monotonic()):
-                    self._fail_fast(fname)
-                if self.single:
-                    result = self._attempt(fn, fname, args, kwargs, 1, None)
-                else:
-                    result = self._retry(fn, fname, args, kwargs)
-            except Exception as error:
-                fallback = self.fallback
-                if fallback is None or not isinstance(error, fallback.fallback_on):
-                    raise
-                return self._use_fallback(fname, error)
+            rejects = self.rejects
+            if rejects is not None and self.breaker_state.state is _OPEN:  # type: ignore[union-attr]
+                wait = rejects(self.monotonic())
+                if wait:
+                    # Raised here, not deeper, to keep rejections cheap.
+                    if self.emit is None:
+                        raise CircuitOpenError.fast(self.name, wait)
+                    self._reject_circuit(fname, 1, Permit(False, False, wait))
+            if self.single:
+                result = self._attempt(fn, fname, args, kwargs, 1, None)
+            else:
+                result = self._retry(fn, fname, args, kwargs)
             if key is not None and self._cacheable(result):
                 cache.put(key, result)  # type: ignore[union-attr]
             return result
         finally:
             if calls is not None:
                 calls.pop()
-
-    def _fail_fast(self, fname: str) -> None:
-        """Reject through the breaker while it is open, before any attempt."""
-        breaker = self.breaker_state
-        assert breaker is not None
-        permit = breaker.acquire(self.monotonic())
-        if not permit.allowed:
-            self._reject_circuit(fname, 1, permit)
-        # It half-opened meanwhile and granted a probe we will not use here.
-        if permit.probe:
-            breaker.release_probe(self.monotonic())
 
     def _cacheable(self, result: object) -> bool:
         retry = self.retry
@@ -432,7 +457,10 @@ class PolicyRuntime:
         # read the clock again.
         now = monotonic()
         permit = None
-        if breaker is not None:
+        quiet = self.quiet_breaker
+        if quiet is not None and quiet.state is _CLOSED:
+            permit = ALLOW
+        elif breaker is not None:
             permit = breaker.acquire(now)
             if permit.transitions:
                 self._announce(fname, permit.transitions)
@@ -499,7 +527,13 @@ class PolicyRuntime:
         finally:
             if slot is not None:
                 bulkhead.release(slot)  # type: ignore[union-attr]
-        if breaker is not None:
+        if breaker is not None and not (
+            permit is ALLOW
+            and quiet is not None
+            and quiet.state is _CLOSED
+            and not quiet.consecutive_failures
+            and not self.slow_limit
+        ):
             transitions = breaker.record(
                 now,
                 success=True,
@@ -514,7 +548,7 @@ class PolicyRuntime:
 
     # -- async path ------------------------------------------------------------
 
-    async def acall(
+    async def _acall_with_fallback(
         self,
         fn: Callable[..., Awaitable[Any]],
         fname: str,
@@ -522,7 +556,25 @@ class PolicyRuntime:
         kwargs: dict[str, Any],
         cache: ResultCache | None,
     ) -> Any:
-        """Run an async ``fn`` through the whole pipeline."""
+        """Async twin of :meth:`_call_with_fallback`."""
+        try:
+            return await self._acall(fn, fname, args, kwargs, cache)
+        except Exception as error:
+            fallback = self.fallback
+            assert fallback is not None
+            if not isinstance(error, fallback.fallback_on):
+                raise
+            return await self._ause_fallback(fname, error)
+
+    async def _acall(
+        self,
+        fn: Callable[..., Awaitable[Any]],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        cache: ResultCache | None,
+    ) -> Any:
+        """Async twin of :meth:`_call`."""
         gate = self.gate
         if not (gate.accepting and PROCESS_GATE.accepting):
             self._refuse_if_closed()
@@ -541,19 +593,17 @@ class PolicyRuntime:
                         self.emit(kind, fname)
                     if value is not MISS:
                         return value
-            try:
-                rejects = self.rejects
-                if rejects is not None and rejects(self.monotonic()):
-                    self._fail_fast(fname)
-                if self.single:
-                    result = await self._aattempt(fn, fname, args, kwargs, 1, None)
-                else:
-                    result = await self._aretry(fn, fname, args, kwargs)
-            except Exception as error:
-                fallback = self.fallback
-                if fallback is None or not isinstance(error, fallback.fallback_on):
-                    raise
-                return await self._ause_fallback(fname, error)
+            rejects = self.rejects
+            if rejects is not None and self.breaker_state.state is _OPEN:  # type: ignore[union-attr]
+                wait = rejects(self.monotonic())
+                if wait:
+                    if self.emit is None:
+                        raise CircuitOpenError.fast(self.name, wait)
+                    self._reject_circuit(fname, 1, Permit(False, False, wait))
+            if self.single:
+                result = await self._aattempt(fn, fname, args, kwargs, 1, None)
+            else:
+                result = await self._aretry(fn, fname, args, kwargs)
             if key is not None and self._cacheable(result):
                 cache.put(key, result)  # type: ignore[union-attr]
             return result

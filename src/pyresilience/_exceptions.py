@@ -46,9 +46,12 @@ class ResilienceError(Exception):
         retry_after: Seconds until a new call may succeed, when known.
     """
 
+    policy: str | None = None
+    retry_after: float | None = None
+
     def __init__(
         self,
-        message: str,
+        message: str = "",
         *,
         policy: str | None = None,
         retry_after: float | None = None,
@@ -64,6 +67,29 @@ class RejectedError(ResilienceError):
 
 class CircuitOpenError(RejectedError):
     """The circuit breaker is open (or half-open with all probes taken)."""
+
+    @classmethod
+    def fast(cls, policy: str | None, retry_after: float | None) -> CircuitOpenError:
+        """Build without formatting a message; ``str()`` formats it on demand.
+
+        Rejections are raised on every call while a breaker is open, often
+        far more often than anyone reads them.
+        """
+        error = cls.__new__(cls)
+        error.policy = policy
+        error.retry_after = retry_after
+        return error
+
+    def __str__(self) -> str:
+        if self.args and self.args[0]:
+            return str(self.args[0])
+        label = f"circuit breaker {self.policy!r}" if self.policy else "circuit breaker"
+        if self.retry_after:
+            return f"{label} is open; next probe in {self.retry_after:.3g}s"
+        return f"{label} is half-open and all probe slots are taken; retry shortly"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 class BulkheadFullError(RejectedError):

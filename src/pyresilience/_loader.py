@@ -313,7 +313,9 @@ def load_policies(
     for name, data in policies.items():
         policy_path = key_path(path, name)
         if not name or not isinstance(name, str):
-            raise ConfigError("policy names must be non-empty strings", path=policy_path)
+            raise ConfigError(
+                "policy names must be non-empty strings", path=policy_path
+            )
         own[name] = _require_mapping(
             data, path=policy_path, what="a mapping of sections"
         )

@@ -108,11 +108,16 @@ class _WorkerPool:
                 return
             job.abandoned = True
             self.abandoned += 1
-        logger.warning(
+            count = self.abandoned
+        # Warn on the first abandoned worker and when the pool is exhausted;
+        # one line per timed-out call would flood the log under load.
+        level = logging.WARNING if count in (1, self.size) else logging.DEBUG
+        logger.log(
+            level,
             "pyresilience.worker_abandoned: %s still running after its timeout "
-            "(%d abandoned of %d)",
+            "(%d abandoned of %d; Python cannot stop a thread)",
             getattr(job.fn, "__qualname__", job.fn),
-            self.abandoned,
+            count,
             self.size,
         )
 
