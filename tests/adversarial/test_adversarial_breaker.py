@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
@@ -29,9 +30,9 @@ class Down(Exception):
 
 
 def _policy(
-    registry: ResilienceRegistry, breaker: CircuitBreakerConfig, **extra: object
+    registry: ResilienceRegistry, breaker: CircuitBreakerConfig, **extra: Any
 ) -> Policy:
-    config = ResilienceConfig(circuit_breaker=breaker, **extra)  # type: ignore[arg-type]
+    config = ResilienceConfig(circuit_breaker=breaker, **extra)
     registry.register("dep", config)
     return registry.policy("dep")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -150,7 +150,7 @@ async def test_async_fallback_values_and_errors_are_never_cached(
     clock: FakeClock,
 ) -> None:
     """Async: a failure served by the fallback is retried on the next call."""
-    outcomes = iter([ConnectionError(), "real", "unused"])
+    outcomes: Iterator[str | Exception] = iter([ConnectionError(), "real", "unused"])
 
     @resilient(
         cache=CacheConfig(),

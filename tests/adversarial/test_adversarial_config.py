@@ -118,7 +118,7 @@ def test_self_extension_is_a_cycle() -> None:
 )
 def test_same_top_level_key_in_two_cases_is_refused() -> None:
     """An ambiguous mapping with 'policies' and 'POLICIES' is an error, not a guess."""
-    mapping = {"policies": {"a": {}}, "POLICIES": {"b": {}}}
+    mapping: dict[str, object] = {"policies": {"a": {}}, "POLICIES": {"b": {}}}
     try:
         names = ResilienceRegistry.from_mapping(mapping, path="R").names
     except ConfigError as error:

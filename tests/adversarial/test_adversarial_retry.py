@@ -191,7 +191,9 @@ def test_ignore_on_subclass_beats_retry_on_base(clock: FakeClock) -> None:
     calls = 0
 
     @resilient(
-        retry=RetryConfig(max_attempts=5, delay=0.0, retry_on=Boom, ignore_on=Fatal),
+        retry=RetryConfig(
+            max_attempts=5, delay=0.0, retry_on=(Boom,), ignore_on=(Fatal,)
+        ),
         clock=clock,
     )
     def fn() -> None:
