@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 import redis
+
 from pyresilience import (
     BulkheadConfig,
     CircuitBreakerConfig,

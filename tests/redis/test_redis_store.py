@@ -11,11 +11,11 @@ import textwrap
 from collections.abc import Callable
 
 import pytest
+import redis
 import redis.asyncio
 from redis_support import RedisServer
 
 import pyresilience
-import redis
 from pyresilience import CircuitBreakerConfig, RateLimiterConfig
 from pyresilience._redis import _lua
 from pyresilience._store import StateStore

@@ -93,18 +93,20 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
             store._key(name, "breaker:probes"),
         )
         slow_rate = config.slow_call_rate_threshold if config.slow_call_duration else 0
-        self._settings = (
-            str(config.sliding_window_size),
-            str(config.failure_threshold),
+        # Sent with every script call as one argument, encoded once here.
+        settings = (
+            config.sliding_window_size,
+            config.failure_threshold,
             repr(config.failure_rate_threshold),
             repr(float(slow_rate)),
-            str(config.window_minimum),
+            config.window_minimum,
             repr(config.recovery_timeout),
-            str(config.success_threshold),
-            str(config.probe_limit),
+            config.success_threshold,
+            config.probe_limit,
             repr(store.lease_ttl),
         )
-        self._head = (*self.keys, *self._settings)
+        self._settings = " ".join(str(value) for value in settings).encode()
+        self._head = (*(key.encode() for key in self.keys), self._settings)
         self._window = config.sliding_window_size > 0
         self._slow_counts = config.slow_call_duration > 0
         self._lock = threading.Lock()
@@ -161,16 +163,19 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         pending = self._take_pending()
         if limiter is None:
             return (*self._head, pending, lease), 3
-        h, w, p = self.keys
-        return (
-            (h, w, p, limiter.key, *self._settings, pending, lease)
-            + limiter.combined_args(lease),
-            4,
-        )
+        h, w, p, settings = self._head
+        return (h, w, p, limiter.key, settings, pending, lease, limiter.limits), 4
 
     def _permit(
         self, reply: Any, lease: str, limiter: RedisRateLimiterBackend | None
     ) -> Permit:
+        if reply.__class__ is int:
+            # Closed, nothing to report; 1: the limiter granted a start now.
+            self._seen_state = CircuitState.CLOSED
+            self._seen_bad = 0
+            if reply == 1 and limiter is not None:
+                limiter.stash(True, 0.0, lease)
+            return ALLOW
         allowed, probe, wait, raw, state, bad, granted, limiter_wait = reply
         self._seen_state = _STATE[state]
         self._seen_bad = bad
@@ -275,15 +280,15 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
     def _record_args(
         self, success: bool, slow: bool, lease: str | None
     ) -> tuple[Any, ...]:
-        return (
-            *self._head,
-            0 if success else 1,
-            1 if slow else 0,
-            lease or "",
-            self._take_pending(),
-        )
+        code = (0 if success else 1) + (2 if slow else 0)
+        return (*self._head, code, lease or "", self._take_pending())
 
     def _recorded(self, reply: Any) -> tuple[Transition, ...]:
+        if reply.__class__ is int:
+            # Still closed, no transition: the reply is what a success could change.
+            self._seen_state = CircuitState.CLOSED
+            self._seen_bad = reply
+            return ()
         raw, state, bad = reply
         self._seen_state = _STATE[state]
         self._seen_bad = bad

@@ -6,10 +6,9 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import redis
 import redis.asyncio
 from redis.backoff import NoBackoff
-
-import redis
 
 __all__ = [
     "abandon_async",

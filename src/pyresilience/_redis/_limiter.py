@@ -86,7 +86,11 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         super().__init__(store, name, lambda: LocalRateLimiterState(config))
         self.config = config
         self.key = store._key(name, "limiter")
-        self._limits = (str(config.max_calls), repr(config.period))
+        self._limits = (str(config.max_calls).encode(), repr(config.period).encode())
+        #: The settings the breaker's script reserves with, as one argument.
+        self.limits = (
+            f"{config.max_calls} {config.period!r} {config.max_wait!r}".encode()
+        )
         #: False once combined answers were found to go unused.
         self.combine = True
         self._outstanding: dict[str, float] = {}
@@ -96,10 +100,6 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         self._rejected = (0.0, 0.0)
 
     # -- combined reservations (made by the breaker's acquire script) -------
-
-    def combined_args(self, token: str) -> tuple[str, ...]:
-        """Return the script arguments for a reservation made by the breaker."""
-        return (*self._limits, repr(self.config.max_wait), token)
 
     def stash(self, granted: bool, wait: float, token: str) -> None:
         """Leave a combined answer for this context's next :meth:`reserve`."""
@@ -239,6 +239,8 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         return self._local().snapshot(now)
 
     def _reservation(self, reply: Any, token: str) -> Reservation | None:
+        if reply.__class__ is int:  # granted, no wait
+            return Reservation(0.0, token)
         if reply[0] == 1:
             return Reservation(float(reply[1]), token)
         self._rejected = (time.monotonic(), float(reply[1]))

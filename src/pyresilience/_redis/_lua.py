@@ -65,18 +65,28 @@ end
 # failures, h: half-open successes, n/x/w: window calls/failures/slow calls),
 # a list of the last window outcomes (bit 1: failure, bit 2: slow) and a
 # sorted set of half-open probe leases scored by their expiry.
+#
+# ARGV[1] holds every setting in one space-separated string (window size,
+# failure threshold, failure rate, slow-call rate or 0, window minimum,
+# recovery timeout, success threshold, probe limit, lease ttl): each extra
+# argument costs the client more to send than the server to split.
 _BREAKER = """
 local H, W, P = KEYS[1], KEYS[2], KEYS[3]
-local size = tonumber(ARGV[1])
-local threshold = tonumber(ARGV[2])
-local frate = tonumber(ARGV[3])
-local srate = tonumber(ARGV[4])
-local minimum = tonumber(ARGV[5])
-local recovery = tonumber(ARGV[6])
-local successes_needed = tonumber(ARGV[7])
-local probe_limit = tonumber(ARGV[8])
-local lease_ttl = tonumber(ARGV[9])
-local now = clock()
+local size, threshold, frate, srate, minimum, recovery, successes_needed,
+  probe_limit, lease_ttl
+do
+  local a, b, c, d, e, f, g, h, i = string.match(ARGV[1],
+    '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+  size, threshold, frate = tonumber(a), tonumber(b), tonumber(c)
+  srate, minimum, recovery = tonumber(d), tonumber(e), tonumber(f)
+  successes_needed, probe_limit, lease_ttl = tonumber(g), tonumber(h), tonumber(i)
+end
+-- TIME only when needed: a closed breaker's acquire never reads the clock.
+local now_value = nil
+local function now()
+  if not now_value then now_value = clock() end
+  return now_value
+end
 local h = redis.call('HMGET', H, 's', 'o', 'f', 'h', 'n', 'x', 'w')
 local state = h[1] or 'c'
 local opened = tonumber(h[2]) or 0
@@ -95,7 +105,7 @@ local function move(new)
   redis.call('DEL', W, P)
   dirty = true
 end
-local function trip() move('o'); opened = now end
+local function trip() move('o'); opened = now() end
 local function push(fail, slow)
   redis.call('RPUSH', W, fail + 2 * slow)
   wn, wx, ww = wn + 1, wx + fail, ww + slow
@@ -148,19 +158,20 @@ BREAKER_ACQUIRE = (
     + _RESERVE
     + _BREAKER
     + """
--- ARGV[10]: deferred successes, ARGV[11]: probe lease id; with a fourth key
--- the rate limiter of the same name is asked too (ARGV[12..15]), so the
+-- ARGV[2]: deferred successes, ARGV[3]: probe lease id; with a fourth key
+-- the rate limiter of the same name is asked too (ARGV[4]: max_calls,
+-- period and max_wait; the lease id is the reservation token), so the
 -- common case costs one round trip for both.
-flush(tonumber(ARGV[10]))
+flush(tonumber(ARGV[2]))
 local allowed, probe, wait = 1, 0, 0
 if state == 'o' then
-  local left = opened + recovery - now
+  local left = opened + recovery - now()
   if left > 0 then allowed, wait = 0, left else move('h') end
 end
 if state == 'h' then
-  redis.call('ZREMRANGEBYSCORE', P, '-inf', fmt(now))
+  redis.call('ZREMRANGEBYSCORE', P, '-inf', fmt(now()))
   if redis.call('ZCARD', P) < probe_limit then
-    redis.call('ZADD', P, fmt(now + lease_ttl), ARGV[11])
+    redis.call('ZADD', P, fmt(now() + lease_ttl), ARGV[3])
     probe = 1
   else
     allowed = 0
@@ -169,8 +180,14 @@ end
 save()
 local granted, lwait = -1, 0
 if allowed == 1 and KEYS[4] then
-  granted, lwait = reserve(KEYS[4], tonumber(ARGV[12]), tonumber(ARGV[13]),
-    tonumber(ARGV[14]), ARGV[15], now)
+  local calls, period, max_wait = string.match(ARGV[4], '(%S+) (%S+) (%S+)')
+  granted, lwait = reserve(KEYS[4], tonumber(calls), tonumber(period),
+    tonumber(max_wait), ARGV[3], now())
+end
+-- The common answers are one integer: cheaper to send and to parse.
+if allowed == 1 and probe == 0 and #trans == 0 and state == 'c' and bad() == 0 then
+  if granted == -1 then return 0 end
+  if granted == 1 and lwait == 0 then return 1 end
 end
 return {allowed, probe, fmt(wait), table.concat(trans, ','), state, bad(),
   granted, fmt(lwait)}
@@ -181,11 +198,13 @@ BREAKER_RECORD = (
     _COMMON
     + _BREAKER
     + """
--- ARGV[10]: failure 0/1, ARGV[11]: slow 0/1, ARGV[12]: probe lease id or '',
--- ARGV[13]: deferred successes. Outcomes outside CLOSED only count when they
--- come from a live probe; a late result from an earlier state is dropped.
-flush(tonumber(ARGV[13]))
-local fail, slow, lease = tonumber(ARGV[10]), tonumber(ARGV[11]), ARGV[12]
+-- ARGV[2]: outcome (bit 1: failure, bit 2: slow), ARGV[3]: probe lease id
+-- or '', ARGV[4]: deferred successes. Outcomes outside CLOSED only count
+-- when they come from a live probe; a late result from an earlier state is
+-- dropped.
+flush(tonumber(ARGV[4]))
+local code, lease = tonumber(ARGV[2]), ARGV[3]
+local fail, slow = code % 2, math.floor(code / 2)
 local held = lease ~= '' and redis.call('ZREM', P, lease) == 1
 if state == 'c' then
   outcome(fail, slow)
@@ -200,6 +219,7 @@ elseif state == 'h' and held then
   end
 end
 save()
+if #trans == 0 and state == 'c' then return bad() end
 return {table.concat(trans, ','), state, bad()}
 """
 )
@@ -208,11 +228,11 @@ BREAKER_FORCE = (
     _COMMON
     + _BREAKER
     + """
--- ARGV[10]: the state to move to (c, o or h); counters are cleared.
-local target = ARGV[10]
+-- ARGV[2]: the state to move to (c, o or h); counters are cleared.
+local target = ARGV[2]
 local old = state
 move(target)
-if target == 'o' then opened = now end
+if target == 'o' then opened = now() end
 save()
 if old == target then return '' end
 return old .. target
@@ -223,17 +243,17 @@ BREAKER_SNAPSHOT = (
     _COMMON
     + _BREAKER
     + """
--- ARGV[10]: deferred successes, counted before the state is read.
-flush(tonumber(ARGV[10]))
+-- ARGV[2]: deferred successes, counted before the state is read.
+flush(tonumber(ARGV[2]))
 save()
 local retry_after = 0
 if state == 'o' then
-  retry_after = opened + recovery - now
+  retry_after = opened + recovery - now()
   -- The next call turns it half-open; report what that call will see.
   if retry_after <= 0 then state, hs, retry_after = 'h', 0, 0 end
 end
 local probes = 0
-if state == 'h' then probes = redis.call('ZCOUNT', P, '(' .. fmt(now), '+inf') end
+if state == 'h' then probes = redis.call('ZCOUNT', P, '(' .. fmt(now()), '+inf') end
 return {state, cf, wn, wx, ww, probes, hs, fmt(retry_after)}
 """
 )
@@ -245,6 +265,7 @@ LIMITER_RESERVE = (
 -- ARGV: max_calls, period, max_wait, token
 local granted, wait = reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
   tonumber(ARGV[3]), ARGV[4], clock())
+if granted == 1 and wait == 0 then return 1 end
 return {granted, fmt(wait)}
 """
 )

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["MemoryStore", "RedisStore", "StateStore"]
 
 
-
 def __getattr__(name: str) -> Any:
     # RedisStore imports redis; load it on first use so that this package
     # imports without the extra installed.
