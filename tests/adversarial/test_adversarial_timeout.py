@@ -153,3 +153,25 @@ def test_each_attempt_gets_its_full_limit() -> None:
     elapsed = time.monotonic() - started
     assert attempts == 3
     assert 0.14 <= elapsed < 0.4
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=OverflowError,
+    reason="TimeoutConfig accepts any finite seconds, but a sync call with "
+    "seconds above threading.TIMEOUT_MAX (~9.2e9 s) raises OverflowError "
+    "('timestamp out of range') from Event.wait in call_with_timeout on every "
+    "call; the value should be refused at construction or clamped",
+)
+def test_very_long_sync_timeout_is_refused_up_front_or_works() -> None:
+    """A huge timeout either fails validation with ValueError or simply works."""
+    try:
+        config = TimeoutConfig(seconds=1e10)
+    except ValueError:
+        return
+
+    @resilient(timeout=config)
+    def fn() -> str:
+        return "ok"
+
+    assert fn() == "ok"
