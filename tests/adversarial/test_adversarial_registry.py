@@ -476,3 +476,49 @@ async def test_sync_and_async_callers_draw_on_one_rate_limit(
     assert caught.value.policy == "dep"
     with pytest.raises(RateLimitExceededError):
         sync_fn()
+
+
+async def test_no_event_is_built_without_listeners_on_any_async_path(
+    registry: ResilienceRegistry,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Transitions, rejections, fallbacks, cache and guards build no event object."""
+    import pyresilience._events as events_module
+
+    built: list[object] = []
+    monkeypatch.setattr(
+        events_module, "ResilienceEvent", lambda *a, **k: built.append(k)
+    )
+    registry.register(
+        "dep",
+        ResilienceConfig(
+            retry=RetryConfig(max_attempts=2, delay=0.5),
+            circuit_breaker=CircuitBreakerConfig(
+                failure_threshold=2, recovery_timeout=1.0, success_threshold=1
+            ),
+            fallback=FallbackConfig(handler="fallback", fallback_on=(Down,)),
+            bulkhead=BulkheadConfig(max_concurrent=1),
+            rate_limiter=RateLimiterConfig(max_calls=50, period=1.0),
+            cache=CacheConfig(),
+            timeout=TimeoutConfig(seconds=1.0),
+        ),
+    )
+    policy = registry.policy("dep")
+
+    async def down() -> None:
+        raise Down
+
+    async def fine(key: str) -> str:
+        return key
+
+    assert await policy.acall(down) == "fallback"  # retry, open
+    with pytest.raises(CircuitOpenError):
+        await policy.acall(fine, "rejected")
+    clock.advance(1.0)
+    assert await policy.acall(fine, "a") == "a"  # half-open probe closes it
+    assert await policy.acall(fine, "a") == "a"  # cache hit
+    async with policy.aguard():
+        with pytest.raises(BulkheadFullError):
+            await policy.acall(fine, "b")
+    assert built == []
