@@ -40,6 +40,10 @@ class LocalBreakerState:
         self._opened_at = 0.0
         self._probes_in_flight = 0
         self._probe_successes = 0
+        # Each half-open episode gets a number; a probe carries the number of
+        # the episode that admitted it, so a late probe from an earlier
+        # episode can neither free a slot nor vote in a later one.
+        self._episode = 0
 
     # -- decisions -----------------------------------------------------------
 
@@ -65,7 +69,7 @@ class LocalBreakerState:
                 return ALLOW
             if self._probes_in_flight < self.config.probe_limit:
                 self._probes_in_flight += 1
-                return Permit(True, probe=True, transitions=transitions)
+                return Permit(True, probe=self._episode, transitions=transitions)
             return Permit(False, retry_after=0.0, transitions=transitions)
 
     def rejects(self, now: float) -> float:
@@ -79,32 +83,46 @@ class LocalBreakerState:
         return wait if wait > 0 else 0.0
 
     def record(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
-        """Count one finished call and return any state change it caused."""
+        """Count one finished call and return any state change it caused.
+
+        ``probe`` is the permit's probe mark (the episode number of a
+        half-open probe, 0 for an ordinary call).
+        """
         if (
             success
             and not slow
             and self.state is _CLOSED
             and not self.consecutive_failures
-            and not self.config.sliding_window_size
+            and self.count_mode
         ):
             return _NO_CHANGE  # the lock-free happy path
         with self._lock:
-            if self.state is _HALF_OPEN and probe:
-                return self._record_probe(now, success and not slow)
+            if probe:
+                if self.state is _HALF_OPEN and self._owns(probe):
+                    return self._record_probe(now, success and not slow)
+                # A probe of an episode that is over: its vote no longer counts.
+                return _NO_CHANGE
             if self.state is _CLOSED:
                 return self._record_closed(now, success, slow)
-            if probe and self._probes_in_flight:
-                self._probes_in_flight -= 1
             # A late result from a call admitted before the breaker opened.
             return _NO_CHANGE
 
-    def release_probe(self, now: float) -> None:
+    def release_probe(self, now: float, probe: int = 0) -> None:
         """Give back a probe whose call was cancelled or rejected downstream."""
         with self._lock:
-            if self.state is _HALF_OPEN and self._probes_in_flight:
+            if (
+                self.state is _HALF_OPEN
+                and self._probes_in_flight
+                and self._owns(probe or self._episode)
+            ):
                 self._probes_in_flight -= 1
+
+    def _owns(self, probe: int) -> bool:
+        # ``True`` (== 1) from callers that do not track episodes counts as
+        # the current episode.
+        return probe is True or probe == self._episode
 
     def force(self, state: CircuitState, now: float) -> tuple[Transition, ...]:
         """Move to ``state`` by hand, clearing every counter."""
@@ -143,14 +161,14 @@ class LocalBreakerState:
         return self.acquire(now)
 
     async def arecord(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
         """Async twin of :meth:`record`."""
         return self.record(now, success=success, slow=slow, probe=probe)
 
-    async def arelease_probe(self, now: float) -> None:
+    async def arelease_probe(self, now: float, probe: int = 0) -> None:
         """Async twin of :meth:`release_probe`."""
-        self.release_probe(now)
+        self.release_probe(now, probe)
 
     # -- transitions (lock held) -------------------------------------------
 
@@ -204,6 +222,8 @@ class LocalBreakerState:
         old = self.state
         self.state = new
         self._clear()
+        if new is _HALF_OPEN:
+            self._episode += 1
         if new is _OPEN:
             self._opened_at = now
         return Transition(old, new)

@@ -87,7 +87,8 @@ class LocalBulkheadState:
             return SLOT
         assert waiter.event is not None
         try:
-            waiter.event.wait(timeout)
+            # Event.wait refuses timeouts above TIMEOUT_MAX (about 292 years).
+            waiter.event.wait(min(timeout, threading.TIMEOUT_MAX))
         except BaseException:
             # Interrupted while queued: a slot handed over meanwhile goes back.
             if self._leave(waiter):

@@ -29,10 +29,12 @@ def _typed(value: object) -> object:
     # f(1), f(1.0) and f(True) are cached separately. Tuples are tagged
     # element-wise so f((1,)) and f((1.0,)) differ too.
     kind = type(value)
-    if kind is tuple:
-        return (tuple, tuple(_typed(item) for item in value))  # type: ignore[attr-defined]
-    if kind is frozenset:
-        return (frozenset, frozenset(_typed(item) for item in value))  # type: ignore[attr-defined]
+    if kind in _SIMPLE:
+        return (kind, value)
+    if isinstance(value, tuple):  # named tuples included
+        return (kind, tuple(_typed(item) for item in value))
+    if isinstance(value, frozenset):
+        return (kind, frozenset(_typed(item) for item in value))
     return (kind, value)
 
 

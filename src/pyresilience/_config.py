@@ -92,7 +92,7 @@ class RetryConfig:
 
         Never overflows: a huge exponent saturates at ``max_delay``.
         """
-        if failures <= 0:
+        if failures <= 0 or not self.delay:
             return 0.0
         try:
             raw = self.delay * self.backoff_factor ** (failures - 1)
@@ -214,9 +214,9 @@ class CircuitBreakerConfig:
                 f"sliding_window_size ({self.sliding_window_size}): the window "
                 "could never hold enough calls to judge"
             )
-        if self.half_open_max_calls is None:
-            _set(self, "half_open_max_calls", self.success_threshold)
-        else:
+        # None stays None (it means "success_threshold"), so a config derived
+        # with dataclasses.replace(success_threshold=...) follows the change.
+        if self.half_open_max_calls is not None:
             check.integer(
                 owner, "half_open_max_calls", self.half_open_max_calls, minimum=1
             )

@@ -18,6 +18,7 @@ extra Python frame is paid on every call, and this is the hot path.
 from __future__ import annotations
 
 import inspect
+import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -173,7 +174,10 @@ class PolicyRuntime:
         if retry.delay_func is not None:
             custom = retry.delay_func(attempt, trigger)
             if custom is not None:
-                custom = float(custom)
+                try:
+                    custom = float(custom)
+                except OverflowError:
+                    custom = math.inf if custom > 0 else 0.0
                 if not custom > 0:  # also catches NaN
                     return 0.0
                 return custom if custom < retry.max_delay else retry.max_delay
@@ -211,7 +215,7 @@ class PolicyRuntime:
                 )
 
     def _reject_circuit(self, fname: str, attempt: int, permit: Permit) -> None:
-        error = circuit_open_error(self.name, permit)
+        error = circuit_open_error(self.name or fname, permit)
         if self.emit is not None:
             self.emit(EventType.CIRCUIT_REJECTED, fname, attempt, error)
         try:
@@ -242,7 +246,7 @@ class PolicyRuntime:
         error = BulkheadFullError(
             f"all {self.config.bulkhead.max_concurrent} bulkhead slots of "
             f"{self.name or fname} are busy",
-            policy=self.name,
+            policy=self.name or fname,
         )
         if self.emit is not None:
             self.emit(EventType.BULKHEAD_REJECTED, fname, attempt, error)
@@ -250,6 +254,15 @@ class PolicyRuntime:
             raise error
         finally:
             del error
+
+    def _wait_budget(
+        self, wait: float, deadline: float | None, now: float | None
+    ) -> float:
+        """``wait`` cut so that queueing never runs past the total deadline."""
+        if deadline is None:
+            return wait
+        left = deadline - (self.monotonic() if now is None else now)
+        return max(0.0, min(wait, left))
 
     def _attempt_limit(self, deadline: float | None, fname: str) -> float:
         assert self.timeout is not None
@@ -259,7 +272,7 @@ class PolicyRuntime:
         if left <= 0:
             raise ResilienceTimeoutError(
                 f"{fname}: total deadline of {self.timeout.seconds:g}s passed",
-                policy=self.name,
+                policy=self.name or fname,
                 seconds=self.timeout.seconds,
             )
         return left
@@ -294,12 +307,14 @@ class PolicyRuntime:
     ) -> Any:
         """Cache, then retry and attempts; everything inside the fallback."""
         gate = self.gate
-        if not (gate.accepting and PROCESS_GATE.accepting):
-            self._refuse_if_closed()
+        # Count the call first, then check the gate: shutdown() closes the
+        # gate before it drains, so no call can start after a drain ends.
         calls = gate.calls if gate.tracking else None
         if calls is not None:
             calls.append(None)
         try:
+            if not (gate.accepting and PROCESS_GATE.accepting):
+                self._refuse_if_closed()
             key = None
             if cache is not None:
                 key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
@@ -317,7 +332,7 @@ class PolicyRuntime:
                 if wait:
                     # Raised here, not deeper, to keep rejections cheap.
                     if self.emit is None:
-                        raise CircuitOpenError.fast(self.name, wait)
+                        raise CircuitOpenError.fast(self.name or fname, wait)
                     self._reject_circuit(fname, 1, Permit(False, False, wait))
             if self.single:
                 result = self._attempt(fn, fname, args, kwargs, 1, None)
@@ -471,14 +486,22 @@ class PolicyRuntime:
         started = 0.0
         try:
             if limiter is not None:
-                reservation = limiter.reserve(now, self.limiter_wait)
+                reservation = limiter.reserve(
+                    now, self._wait_budget(self.limiter_wait, deadline, now)
+                )
                 if reservation is None:
                     self._reject_limit(fname, attempt)
                 elif reservation.wait > 0:
                     self.clock.sleep(reservation.wait)
             if bulkhead is not None:
-                slot = bulkhead.acquire(self.bulkhead_wait)
+                slot = bulkhead.acquire(
+                    self._wait_budget(self.bulkhead_wait, deadline, None)
+                )
                 if slot is None:
+                    if reservation is not None:
+                        # The call never ran: its permit goes back.
+                        limiter.cancel(reservation.token)  # type: ignore[union-attr]
+                        reservation = None
                     self._reject_bulkhead(fname, attempt)
             if self.slow_limit:
                 started = monotonic()
@@ -492,11 +515,11 @@ class PolicyRuntime:
                     kwargs,
                     limit,
                     pool_size=self.timeout.pool_size,
-                    policy=self.name,
+                    policy=self.name or fname,
                 )
         except RejectedError:
             if permit is not None and permit.probe:
-                breaker.release_probe(monotonic())  # type: ignore[union-attr]
+                self._release_probe(permit)
             raise
         except Exception as error:
             if breaker is not None:
@@ -520,7 +543,7 @@ class PolicyRuntime:
         except BaseException:
             # Interrupts and cancellation: hand back what was taken, count nothing.
             if permit is not None and permit.probe:
-                breaker.release_probe(monotonic())  # type: ignore[union-attr]
+                self._release_probe(permit)
             if reservation is not None:
                 limiter.cancel(reservation.token)  # type: ignore[union-attr]
             raise
@@ -534,10 +557,11 @@ class PolicyRuntime:
             and not quiet.consecutive_failures
             and not self.slow_limit
         ):
+            finished = monotonic() if self.slow_limit else now
             transitions = breaker.record(
-                now,
+                finished,
                 success=True,
-                slow=bool(self.slow_limit) and monotonic() - started >= self.slow_limit,
+                slow=bool(self.slow_limit) and finished - started >= self.slow_limit,
                 probe=permit.probe,  # type: ignore[union-attr]
             )
             if transitions:
@@ -576,12 +600,14 @@ class PolicyRuntime:
     ) -> Any:
         """Async twin of :meth:`_call`."""
         gate = self.gate
-        if not (gate.accepting and PROCESS_GATE.accepting):
-            self._refuse_if_closed()
+        # Count the call first, then check the gate: shutdown() closes the
+        # gate before it drains, so no call can start after a drain ends.
         calls = gate.calls if gate.tracking else None
         if calls is not None:
             calls.append(None)
         try:
+            if not (gate.accepting and PROCESS_GATE.accepting):
+                self._refuse_if_closed()
             key = None
             if cache is not None:
                 key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
@@ -598,7 +624,7 @@ class PolicyRuntime:
                 wait = rejects(self.monotonic())
                 if wait:
                     if self.emit is None:
-                        raise CircuitOpenError.fast(self.name, wait)
+                        raise CircuitOpenError.fast(self.name or fname, wait)
                     self._reject_circuit(fname, 1, Permit(False, False, wait))
             if self.single:
                 result = await self._aattempt(fn, fname, args, kwargs, 1, None)
@@ -721,7 +747,7 @@ class PolicyRuntime:
         started = 0.0
         try:
             if limiter is not None:
-                wait = self.limiter_wait
+                wait = self._wait_budget(self.limiter_wait, deadline, now)
                 reservation = (
                     limiter.reserve(now, wait)
                     if local
@@ -734,8 +760,11 @@ class PolicyRuntime:
             if bulkhead is not None:
                 slot = bulkhead.acquire(0.0) if local else None
                 if slot is None:
-                    slot = await self._atake_slot()
+                    slot = await self._atake_slot(deadline)
                     if slot is None:
+                        if reservation is not None:
+                            await self._acancel(reservation.token)
+                            reservation = None
                         self._reject_bulkhead(fname, attempt)
             if self.slow_limit:
                 started = monotonic()
@@ -744,11 +773,11 @@ class PolicyRuntime:
             else:
                 limit = self._attempt_limit(deadline, fname)
                 result = await call_with_timeout_async(
-                    fn, args, kwargs, limit, policy=self.name
+                    fn, args, kwargs, limit, policy=self.name or fname
                 )
         except RejectedError:
             if permit is not None and permit.probe:
-                await self._arelease_probe()
+                await self._arelease_probe(permit)
             raise
         except Exception as error:
             if breaker is not None:
@@ -770,7 +799,7 @@ class PolicyRuntime:
         except BaseException:
             # Cancellation and interrupts: hand back what was taken, count nothing.
             if permit is not None and permit.probe:
-                await self._arelease_probe()
+                await self._arelease_probe(permit)
             if reservation is not None:
                 await self._acancel(reservation.token)
             raise
@@ -781,10 +810,11 @@ class PolicyRuntime:
                 else:
                     await bulkhead.arelease(slot)  # type: ignore[union-attr]
         if breaker is not None:
-            slow = bool(self.slow_limit) and monotonic() - started >= self.slow_limit
+            finished = monotonic() if self.slow_limit else now
+            slow = bool(self.slow_limit) and finished - started >= self.slow_limit
             if local:
                 transitions = breaker.record(
-                    now,
+                    finished,
                     success=True,
                     slow=slow,
                     probe=permit.probe,  # type: ignore[union-attr]
@@ -797,7 +827,7 @@ class PolicyRuntime:
                     permit,  # type: ignore[arg-type]
                     success=True,
                     slow=slow,
-                    now=now,
+                    now=finished,
                 )
         if emit is not None:
             emit(EventType.SUCCESS, fname, attempt)
@@ -827,16 +857,25 @@ class PolicyRuntime:
         if transitions:
             self._announce(fname, transitions)
 
-    async def _arelease_probe(self) -> None:
+    def _release_probe(self, permit: Permit) -> None:
+        breaker = self.breaker_state
+        assert breaker is not None
+        if isinstance(breaker, LocalBreakerState):
+            breaker.release_probe(self.monotonic(), permit.probe)
+        else:
+            breaker.release_probe(self.monotonic())
+
+    async def _arelease_probe(self, permit: Permit) -> None:
         breaker = self.breaker_state
         assert breaker is not None
         if self.local:
-            breaker.release_probe(self.clock.monotonic())
+            self._release_probe(permit)
         else:
-            await breaker.arelease_probe(self.clock.monotonic())
+            await breaker.arelease_probe(self.monotonic())
 
-    async def _atake_slot(self) -> object | None:
-        bulkhead, wait = self.bulkhead, self.bulkhead_wait
+    async def _atake_slot(self, deadline: float | None = None) -> object | None:
+        bulkhead = self.bulkhead
+        wait = self._wait_budget(self.bulkhead_wait, deadline, None)
         assert bulkhead is not None
         if not self.local:
             return await bulkhead.aacquire(wait)

@@ -32,10 +32,14 @@ class _GuardBase:
 
     def _admit_gate(self) -> None:
         runtime = self.runtime
-        runtime._refuse_if_closed()
         if runtime.gate.tracking:
             self._calls = runtime.gate.calls
             self._calls.append(None)
+        try:
+            runtime._refuse_if_closed()
+        except BaseException:
+            self._leave_gate()
+            raise
 
     def _leave_gate(self) -> None:
         if self._calls is not None:
@@ -127,9 +131,9 @@ class Guard(_GuardBase):
             return
         if self.reservation is not None and runtime.limiter is not None:
             runtime.limiter.cancel(self.reservation.token)
-        breaker, permit = runtime.breaker_state, self.permit
-        if breaker is not None and permit is not None and permit.probe:
-            breaker.release_probe(runtime.clock.monotonic())
+        permit = self.permit
+        if runtime.breaker_state is not None and permit is not None and permit.probe:
+            runtime._release_probe(permit)
             self.permit = None
 
 
@@ -208,5 +212,5 @@ class AsyncGuard(_GuardBase):
         if self.reservation is not None and runtime.limiter is not None:
             await runtime._acancel(self.reservation.token)
         if self.permit is not None and self.permit.probe:
-            await runtime._arelease_probe()
+            await runtime._arelease_probe(self.permit)
             self.permit = None

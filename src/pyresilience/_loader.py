@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -79,13 +80,20 @@ def parse_duration(value: object, *, path: str) -> float:
     """Seconds from a number or a string like ``"250ms"``, ``"30s"``, ``"2m"``."""
     if isinstance(value, bool):
         raise ConfigError(_duration_help(value), path=path)
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    raise ConfigError(_duration_help(value), path=path)
+    try:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        elif isinstance(value, str) and (match := _DURATION_RE.match(value)):
+            seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        else:
+            raise ConfigError(_duration_help(value), path=path)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ConfigError(
+            f"expected a finite duration, got {value!r}", path=path
+        ) from None
+    return seconds
 
 
 def _duration_help(value: object) -> str:
@@ -389,7 +397,16 @@ def load_registry_parts(
 ) -> tuple[ResilienceConfig | None, dict[str, ResilienceConfig], StateStore | None]:
     """Split a registry mapping into default config, policies and store."""
     data = _require_mapping(mapping, path=path, what="a mapping")
-    keys = {str(key).lower(): key for key in data}
+    keys: dict[str, Any] = {}
+    for key in data:
+        folded = str(key).lower()
+        if folded in keys:
+            raise ConfigError(
+                f"{keys[folded]!r} and {key!r} are the same key in another letter "
+                "case; keep one",
+                path=key_path(path, key),
+            )
+        keys[folded] = key
     unknown = set(keys) - {"default", "policies", "store", "http_errors"}
     if unknown:
         first = keys[sorted(unknown)[0]]

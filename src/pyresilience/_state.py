@@ -36,13 +36,14 @@ class Transition(NamedTuple):
 class Permit(NamedTuple):
     """The breaker's answer to "may this call run?".
 
-    ``probe`` marks a half-open trial call whose outcome must be reported
-    with ``probe=True`` (or given back with ``release_probe``).
-    ``retry_after`` is set when the call is rejected.
+    ``probe`` marks a half-open trial call (truthy: ``True``, or the number
+    of the half-open episode that admitted it); report its outcome with that
+    same value (or give it back with ``release_probe``). ``retry_after`` is
+    set when the call is rejected.
     """
 
     allowed: bool
-    probe: bool = False
+    probe: int = False
     retry_after: float = 0.0
     transitions: tuple[Transition, ...] = ()
 

@@ -55,9 +55,12 @@ class BreakerBackend(Protocol):
         ...
 
     def record(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
-        """Record the outcome of a permitted call; return state changes."""
+        """Record the outcome of a permitted call; return state changes.
+
+        ``probe`` is the permit's ``probe`` value, passed back unchanged.
+        """
         ...
 
     def release_probe(self, now: float) -> None:
@@ -77,7 +80,7 @@ class BreakerBackend(Protocol):
         ...
 
     async def arecord(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
         """Async twin of :meth:`record`."""
         ...

@@ -37,6 +37,7 @@ T = TypeVar("T")
 
 DEFAULT_POOL_SIZE = 32
 _IDLE_SECONDS = 60.0
+_STOP = object()  # tells one worker to exit
 
 
 @dataclass(frozen=True)
@@ -85,14 +86,18 @@ class _WorkerPool:
     def __init__(self, size: int) -> None:
         self.size = size
         self._lock = threading.Lock()
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self.threads = 0
         self.idle = 0
+        self.queued = 0
         self.abandoned = 0
 
     def submit(self, job: _Job) -> None:
         with self._lock:
-            if self.idle == 0 and self.threads < self.size:
+            self.queued += 1
+            # Start a worker unless enough idle ones wait for the queued jobs,
+            # so a burst of calls gets a burst of workers (up to the size).
+            if self.idle < self.queued and self.threads < self.size:
                 self.threads += 1
                 threading.Thread(
                     target=self._work, name="pyresilience-timeout", daemon=True
@@ -125,7 +130,7 @@ class _WorkerPool:
         with self._lock:
             count = self.threads
         for _ in range(count):
-            self._jobs.put(None)
+            self._jobs.put(_STOP)
 
     def _work(self) -> None:
         while True:
@@ -147,21 +152,23 @@ class _WorkerPool:
                     self.abandoned -= 1
 
     def _next_job(self) -> _Job | None:
+        """The next job, or None when this worker should exit."""
         while True:
             with self._lock:
                 self.idle += 1
             try:
-                job = self._jobs.get(timeout=_IDLE_SECONDS)
+                item = self._jobs.get(timeout=_IDLE_SECONDS)
             except queue.Empty:
-                job = None
+                item = None
             with self._lock:
                 self.idle -= 1
-                if job is None:
-                    if self._jobs.empty():
-                        self.threads -= 1
-                        return None
-                    continue
-            return job
+                if isinstance(item, _Job):
+                    self.queued -= 1
+                    return item
+                if item is _STOP or self._jobs.empty():
+                    self.threads -= 1
+                    return None
+            # Idle too long but work is queued: stay and take it.
 
 
 _pools: dict[int, _WorkerPool] = {}
@@ -190,8 +197,10 @@ def call_with_timeout(
     pool = _pool(pool_size)
     job = _Job(fn, args, kwargs)
     pool.submit(job)
+    # Event.wait refuses timeouts above TIMEOUT_MAX (about 292 years).
+    limit = min(seconds, threading.TIMEOUT_MAX)
     try:
-        if not job.started.wait(seconds) and not job.started.is_set():
+        if not job.started.wait(limit) and not job.started.is_set():
             pool.abandon(job)
             raise ResilienceTimeoutError(
                 f"no timeout worker became free within {seconds:g}s "
@@ -199,7 +208,7 @@ def call_with_timeout(
                 policy=policy,
                 seconds=seconds,
             )
-        remaining = seconds - (time.monotonic() - job.started_at)
+        remaining = limit - (time.monotonic() - job.started_at)
         if not job.done.wait(max(remaining, 0.0)):
             pool.abandon(job)
             raise ResilienceTimeoutError(

@@ -21,7 +21,10 @@ def seconds(owner: str, name: str, value: object, *, allow_zero: bool) -> float:
             f"{owner}.{name} must be a number of seconds or a timedelta, "
             f"got {value!r} ({type(value).__name__})"
         )
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
     if math.isnan(number) or math.isinf(number):
         raise ValueError(f"{owner}.{name} must be a finite number, got {value!r}")
     if number < 0 or (number == 0 and not allow_zero):
@@ -55,7 +58,10 @@ def number(
         raise TypeError(
             f"{owner}.{name} must be a number, got {value!r} ({type(value).__name__})"
         )
-    result = float(value)
+    try:
+        result = float(value)
+    except OverflowError:
+        result = math.inf if value > 0 else -math.inf
     too_low = result <= low if low_open else result < low
     if math.isnan(result) or too_low or result > high:
         left = "(" if low_open else "["

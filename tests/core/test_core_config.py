@@ -35,7 +35,8 @@ def test_defaults_match_the_documented_api() -> None:
     assert (breaker.failure_rate_threshold, breaker.minimum_calls) == (0.5, 0)
     assert (breaker.slow_call_duration, breaker.slow_call_rate_threshold) == (0.0, 1.0)
     assert breaker.error_types == (Exception,) and breaker.ignore_on == ()
-    assert breaker.half_open_max_calls == breaker.success_threshold
+    assert breaker.half_open_max_calls is None
+    assert breaker.probe_limit == breaker.success_threshold
     assert FallbackConfig() == FallbackConfig(handler=None, fallback_on=(Exception,))
     assert BulkheadConfig() == BulkheadConfig(max_concurrent=10, max_wait=0.0)
     assert RateLimiterConfig() == RateLimiterConfig(10, 1.0, 0.0)
