@@ -26,6 +26,7 @@ from typing import Any
 from ._breaker import CircuitBreaker, circuit_open_error, transition_event
 from ._breaker_state import LocalBreakerState
 from ._cache import MISS, ResultCache, make_key
+from ._callables import check_fallback_fits, is_async_callable, qualified_name
 from ._clock import Clock
 from ._config import ResilienceConfig
 from ._events import EventType, emitter_for
@@ -45,6 +46,7 @@ from ._timeout import call_with_timeout, call_with_timeout_async
 __all__ = ["PolicyRuntime"]
 
 _random = random.random
+_NAME_CACHE_SIZE = 512
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
 
@@ -107,6 +109,8 @@ class PolicyRuntime:
         )
         # With one attempt and no deadline the retry loop is skipped.
         self.single = config.retry is None and not self.total_timeout
+        self._sync_names: dict[Callable[..., Any], str] = {}
+        self._async_names: dict[Callable[..., Any], str] = {}
         # Entry points: ``call(fn, fname, args, kwargs, cache)`` for sync
         # functions and ``acall`` for async ones. Without a fallback there is
         # no outer layer to pay for on every failure.
@@ -135,6 +139,33 @@ class PolicyRuntime:
             self.breaker or self.limiter or self.bulkhead or self.per_attempt_timeout
         )
         self.bare = self.bare and not self.total_timeout and self.emit is None
+
+    def name_of(self, fn: Callable[..., Any], *, is_async: bool) -> str:
+        """Check that ``fn`` suits this kind of call and return its name.
+
+        Remembered per function, so ad hoc ``policy.call(fn)`` calls (every
+        request, in web adapters) pay for inspection once.
+        """
+        names = self._async_names if is_async else self._sync_names
+        try:
+            return names[fn]
+        except (KeyError, TypeError):
+            pass
+        if is_async_callable(fn) != is_async:
+            kind = "is async; use `await policy.acall(...)`"
+            if is_async:
+                kind = "is not async; use policy.call(...), in a worker thread "
+                kind += "when inside an event loop"
+            raise TypeError(f"{qualified_name(fn)} {kind}")
+        check_fallback_fits(fn, self.config)
+        name = qualified_name(fn)
+        try:
+            if len(names) >= _NAME_CACHE_SIZE:
+                names.clear()  # bound memory when callers pass fresh lambdas
+            names[fn] = name
+        except TypeError:
+            pass  # unhashable callable: inspect it every time
+        return name
 
     def status(self) -> PolicyStatus:
         """A snapshot of breaker, limiter, bulkhead and budget state."""

@@ -8,14 +8,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar, cast
 
 from ._cache import ResultCache
+from ._callables import check_fallback_fits
 from ._clock import SYSTEM_CLOCK, Clock
 from ._config import ResilienceConfig
-from ._decorator import (
-    check_fallback_fits,
-    is_async_callable,
-    qualified_name,
-    wrap,
-)
+from ._decorator import wrap
 from ._engine import PolicyRuntime
 from ._exceptions import UnknownPolicyError
 from ._gate import Gate
@@ -321,24 +317,14 @@ class Policy:
     def call(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Call sync ``fn(*args, **kwargs)`` through the policy."""
         runtime = self.registry.runtime(self.name)
-        if is_async_callable(fn):
-            raise TypeError(
-                f"{qualified_name(fn)} is async; use `await policy.acall(...)`"
-            )
-        check_fallback_fits(fn, runtime.config)
-        return runtime.call(fn, qualified_name(fn), args, kwargs, runtime.shared_cache)
+        fname = runtime.name_of(fn, is_async=False)
+        return runtime.call(fn, fname, args, kwargs, runtime.shared_cache)
 
     async def acall(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Await async ``fn(*args, **kwargs)`` through the policy."""
         runtime = self.registry.runtime(self.name)
-        if not is_async_callable(fn):
-            raise TypeError(
-                f"{qualified_name(fn)} is not async; use policy.call(...) "
-                "(in a worker thread when inside an event loop)"
-            )
-        return await runtime.acall(
-            fn, qualified_name(fn), args, kwargs, runtime.shared_cache
-        )
+        fname = runtime.name_of(fn, is_async=True)
+        return await runtime.acall(fn, fname, args, kwargs, runtime.shared_cache)
 
     def guard(self) -> Guard:
         """``with policy.guard():`` admits a block through breaker, limiter
