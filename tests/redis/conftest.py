@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,14 @@ from redis_support import RedisServer, redis_binary
 
 from pyresilience.stores import RedisStore
 
-pytestmark = pytest.mark.redis
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder ``redis`` (``-m "not redis"`` skips them)."""
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 import redis
 import redis.asyncio
+import redis_support
 from redis_support import RedisServer
 
 import pyresilience
@@ -206,3 +207,25 @@ def test_open_loads_the_scripts(
     shas = [hashlib.sha1(getattr(_lua, n).encode()).hexdigest() for n in _lua.__all__]
     with redis_server.client() as admin:
         assert all(admin.script_exists(*shas))
+
+
+def test_a_missing_server_binary_skips_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without redis-server the tests skip and say how to install it."""
+    monkeypatch.setattr(redis_support.shutil, "which", lambda name: None)
+    monkeypatch.delenv(redis_support.REQUIRE_ENV, raising=False)
+
+    with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
+        redis_support.redis_binary()
+
+
+def test_a_missing_server_binary_fails_when_redis_is_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With PYRESILIENCE_REQUIRE_REDIS=1 (as in CI) a missing binary is a failure."""
+    monkeypatch.setattr(redis_support.shutil, "which", lambda name: None)
+    monkeypatch.setenv(redis_support.REQUIRE_ENV, "1")
+
+    with pytest.raises(pytest.fail.Exception, match="PYRESILIENCE_REQUIRE_REDIS=1"):
+        redis_support.redis_binary()

@@ -209,7 +209,9 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         lease, local_probe = self._probe_origin(probe)
         if local_probe:
             return self._local().record(now, success=success, slow=slow, probe=True)
-        if lease is None and self._skip(success, slow):
+        if lease is None and (probe or self._skip(success, slow)):
+            # A probe whose lease is gone belongs to a half-open episode that
+            # is over; like a skipped success, it has nothing to tell.
             return ()
         if self._usable():
             reply = self._run(_RECORD, 3, self._record_args(success, slow, lease))
@@ -225,7 +227,9 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         lease, local_probe = self._probe_origin(probe)
         if local_probe:
             return self._local().record(now, success=success, slow=slow, probe=True)
-        if lease is None and self._skip(success, slow):
+        if lease is None and (probe or self._skip(success, slow)):
+            # A probe whose lease is gone belongs to a half-open episode that
+            # is over; like a skipped success, it has nothing to tell.
             return ()
         if self._usable():
             reply = await self._arun(

@@ -199,15 +199,15 @@ BREAKER_RECORD = (
     + _BREAKER
     + """
 -- ARGV[2]: outcome (bit 1: failure, bit 2: slow), ARGV[3]: probe lease id
--- or '', ARGV[4]: deferred successes. Outcomes outside CLOSED only count
--- when they come from a live probe; a late result from an earlier state is
--- dropped.
+-- or '', ARGV[4]: deferred successes. A probe counts only while its lease
+-- is live in the half-open state that granted it; an ordinary call counts
+-- only while closed. Late results from an earlier state are dropped.
 flush(tonumber(ARGV[4]))
 local code, lease = tonumber(ARGV[2]), ARGV[3]
 local fail, slow = code % 2, math.floor(code / 2)
 local held = lease ~= '' and redis.call('ZREM', P, lease) == 1
-if state == 'c' then
-  outcome(fail, slow)
+if lease == '' then
+  if state == 'c' then outcome(fail, slow) end
 elseif state == 'h' and held then
   -- A slow probe is no evidence of recovery: it re-opens the breaker too.
   if fail == 1 or slow == 1 then
