@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pyresilience import Clock, ConfigError, ResilienceConfig, ResilienceRegistry
+from pyresilience import (
+    Clock,
+    ConfigError,
+    Policy,
+    ResilienceConfig,
+    ResilienceRegistry,
+)
 from pyresilience.config import load_config, load_policies, load_store
 
 from .conf import KEYS, SETTING
@@ -53,6 +59,9 @@ class Build:
     fatal: ConfigError | None = None
     broken: Mapping[str, ConfigError] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+    #: Policy handles by name, filled on first use. A handle resolves its
+    #: config on every call, so it stays valid when the registry changes.
+    handles: dict[str, Policy] = field(default_factory=dict, compare=False)
 
     def error_for(self, name: str) -> ConfigError | None:
         """Return the error a call through policy ``name`` must raise, if any."""

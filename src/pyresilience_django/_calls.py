@@ -1,4 +1,4 @@
-"""Run a call or a view through a named policy, Django's way.
+"""Run a plain function through a named policy, Django's way.
 
 ``Http404`` and ``PermissionDenied`` are answers, not failures: they must
 never be retried nor counted by a breaker. Rather than change the user's
@@ -20,7 +20,7 @@ from django.http import Http404
 
 from . import _db, _runtime
 
-__all__ = ["acall", "aguard_view", "ashield", "call", "guard_view", "shield"]
+__all__ = ["NEUTRAL", "acall", "ashield", "call", "shield"]
 
 NEUTRAL = (Http404, PermissionDenied)
 """Django exceptions that are answers, never failures."""
@@ -108,32 +108,3 @@ async def acall(
     except _PassThrough as passed:
         error = passed.error
     raise error
-
-
-def guard_view(name: str, view: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    """Admit a request through ``name``'s breaker, limiter and bulkhead.
-
-    A rejection raises before the view runs. ``Http404`` and
-    ``PermissionDenied`` leave the guard as a normal exit: the request did
-    run, so it keeps its rate-limit permit and counts as a success.
-    """
-    neutral: Exception
-    with _runtime.policy(name).guard():
-        try:
-            return view(*args, **kwargs)
-        except NEUTRAL as error:
-            neutral = error
-    raise neutral
-
-
-async def aguard_view(
-    name: str, view: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
-) -> Any:
-    """Async twin of :func:`guard_view`."""
-    neutral: Exception
-    async with _runtime.policy(name).aguard():
-        try:
-            return await view(*args, **kwargs)
-        except NEUTRAL as error:
-            neutral = error
-    raise neutral

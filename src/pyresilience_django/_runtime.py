@@ -71,11 +71,15 @@ def policy(name: str) -> Policy:
             ``DEFAULT``.
     """
     active = _current or current()
-    error = active.fatal or active.broken.get(name)
+    handle = active.handles.get(name)
+    if handle is not None:
+        return handle
+    error = active.error_for(name)
     if error is not None:
         # A copy, so tracebacks of earlier calls do not pile up on one object.
         raise copy.copy(error)
-    return active.registry.policy(name)
+    handle = active.handles[name] = active.registry.policy(name)
+    return handle
 
 
 def on_setting_changed(*, setting: str, enter: bool, **kwargs: Any) -> None:

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 
-from . import _calls
+from . import _calls, _runtime
+from ._calls import NEUTRAL
 
 __all__ = ["resilient"]
 
@@ -77,8 +78,15 @@ def _decorate_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _is_view_call(args):
-            return _calls.guard_view(name, fn, args, kwargs)
+        if args and (isinstance(args[0], HttpRequest) or _is_view_call(args)):
+            # Inline rather than a helper: this runs on every request.
+            neutral: Exception
+            with _runtime.policy(name).guard():
+                try:
+                    return fn(*args, **kwargs)
+                except NEUTRAL as error:
+                    neutral = error  # the request ran: a success, not an error
+            raise neutral
         return _calls.call(name, shielded, args, kwargs)
 
     return wrapper
@@ -89,8 +97,14 @@ def _decorate_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _is_view_call(args):
-            return await _calls.aguard_view(name, fn, args, kwargs)
+        if args and (isinstance(args[0], HttpRequest) or _is_view_call(args)):
+            neutral: Exception
+            async with _runtime.policy(name).aguard():
+                try:
+                    return await fn(*args, **kwargs)
+                except NEUTRAL as error:
+                    neutral = error
+            raise neutral
         return await _calls.acall(name, shielded, args, kwargs)
 
     return wrapper
