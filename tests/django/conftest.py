@@ -12,10 +12,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import django
 import pytest
 from django.conf import settings
 
-import django
 from pyresilience.testing import FakeClock
 
 if not settings.configured:

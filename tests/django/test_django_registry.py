@@ -156,3 +156,32 @@ def test_extends_chains_inherit_through_every_level() -> None:
 
     assert leaf.retry.max_attempts == 5
     assert leaf.timeout.seconds == 2
+
+
+def test_use_clock_rebuilds_and_restores() -> None:
+    """use_clock swaps in a registry on the given clock, then restores the old one."""
+    from pyresilience.testing import FakeClock
+    from pyresilience_django.testing import use_clock
+
+    before = get_registry()
+    fake = FakeClock()
+
+    with use_clock(fake) as clock:
+        assert clock is fake
+        assert get_registry() is not before
+        assert get_registry().clock is fake
+
+    assert get_registry() is before
+
+
+def test_public_names() -> None:
+    """The package exports exactly its documented names, under its own path."""
+    import pyresilience_django
+
+    assert pyresilience_django.__all__ == [
+        "WorkerDatabaseError",
+        "get_registry",
+        "resilient",
+    ]
+    assert pyresilience_django.get_registry.__module__ == "pyresilience_django"
+    assert pyresilience_django.WorkerDatabaseError.__module__ == "pyresilience_django"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -114,6 +115,13 @@ def _drive(client: httpx.Client, flaky: FlakyUpstream) -> None:
     assert timed_out.status_code == 504
     assert timed_out.json()["error"] == "timeout"
     assert time.monotonic() - started < 6
+
+    # Five at once, each holding its slot for 0.5 s: the bulkhead takes four.
+    with ThreadPoolExecutor(5) as pool:
+        held = list(pool.map(lambda _: client.get("/limited?hold=0.5"), range(5)))
+    assert sorted(r.status_code for r in held) == [200, 200, 200, 200, 503]
+    full = next(r for r in held if r.status_code == 503)
+    assert full.json()["error"] == "bulkhead_full"
 
 
 def test_runserver_serves_the_sync_views(upstream: tuple[FlakyUpstream, str]) -> None:
