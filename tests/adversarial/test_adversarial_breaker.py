@@ -73,14 +73,6 @@ def _open_then_half_open_with_stale_probe(
     return policy, stale
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a probe admitted in an earlier half-open episode that finishes during "
-    "a later one decrements the new episode's probe count "
-    "(LocalBreakerState.record trusts probe=True without an episode check), so "
-    "more than half_open_max_calls probes run at once",
-)
 def test_stale_probe_cannot_widen_a_later_half_open_episode(
     registry: ResilienceRegistry, clock: FakeClock
 ) -> None:
@@ -100,13 +92,6 @@ def test_stale_probe_cannot_widen_a_later_half_open_episode(
     assert snapshot is not None and snapshot.half_open_in_flight == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a probe admitted before the breaker re-opened counts as a success of "
-    "the next half-open episode, so it closes after one real probe instead of "
-    "success_threshold (LocalBreakerState._record_probe)",
-)
 def test_stale_probe_success_does_not_count_towards_closing(
     registry: ResilienceRegistry, clock: FakeClock
 ) -> None:
@@ -119,15 +104,6 @@ def test_stale_probe_success_does_not_count_towards_closing(
     assert _state(policy) is CircuitState.HALF_OPEN  # one of two successes
 
 
-_STALE_NOW = (
-    "a successful (slow) call is recorded with the clock reading taken at "
-    "admission (engine _attempt/_aattempt pass the admission `now` to "
-    "breaker.record), so a slow call that trips the breaker back-dates the "
-    "opening and the breaker half-opens early by the call's duration"
-)
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_STALE_NOW)
 def test_sync_slow_call_opens_breaker_at_the_time_it_finished(
     registry: ResilienceRegistry, clock: FakeClock
 ) -> None:
@@ -152,7 +128,6 @@ def test_sync_slow_call_opens_breaker_at_the_time_it_finished(
     assert snapshot.retry_after == pytest.approx(10.0)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_STALE_NOW)
 async def test_async_slow_call_opens_breaker_at_the_time_it_finished(
     registry: ResilienceRegistry, clock: FakeClock
 ) -> None:
@@ -470,14 +445,6 @@ def test_breaker_opens_exactly_once_under_thread_hammer(
     assert metrics.count(EventType.CIRCUIT_REJECTED, "dep") == rejections
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ResilienceError.policy is documented as the decorated function's "
-    "qualified name when no registry name applies, but a standalone "
-    "@resilient raises CircuitOpenError with policy=None and a message naming "
-    "no function (engine passes self.name, which is None)",
-)
 def test_standalone_rejection_names_the_function(clock: FakeClock) -> None:
     """A standalone breaker's CircuitOpenError says which function it protects."""
 

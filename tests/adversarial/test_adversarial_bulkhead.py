@@ -243,13 +243,6 @@ def test_tasks_on_several_event_loops_share_one_bulkhead() -> None:
     assert _idle(policy) == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="BulkheadConfig accepts any finite max_wait, but a sync waiter with "
-    "max_wait above threading.TIMEOUT_MAX raises OverflowError from "
-    "Event.wait in LocalBulkheadState.acquire instead of waiting",
-)
 def test_very_long_max_wait_is_refused_up_front_or_waits() -> None:
     """A huge max_wait either fails validation or waits for the freed slot."""
     try:

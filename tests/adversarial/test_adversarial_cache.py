@@ -65,13 +65,6 @@ def test_nested_tuples_and_frozensets_keep_element_types(clock: FakeClock) -> No
     assert echo.calls == 4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="cache keys tag element types only for exact tuple/frozenset "
-    "(_cache._typed checks `type(value) is tuple`), so a namedtuple Point(1.0) "
-    "is served the result computed for Point(1)",
-)
 def test_namedtuple_fields_of_different_types_are_distinct(clock: FakeClock) -> None:
     """A namedtuple argument is keyed by its field types like a plain tuple."""
     echo, fn = _cached(clock)

@@ -172,14 +172,6 @@ def test_window_edge_allows_no_double_burst_through_the_pipeline(
         policy.call(lambda: None)
 
 
-_BULKHEAD_BURNS_PERMITS = (
-    "engine _attempt/_aattempt reserve a rate-limit permit before taking a "
-    "bulkhead slot and, on BulkheadFullError, give back only the half-open "
-    "probe: a call rejected by the bulkhead (which never ran) keeps its permit, "
-    "so a saturated bulkhead drains the rate limit (guard() gives it back)"
-)
-
-
 def _limited_bulkhead(clock: FakeClock) -> ResilienceRegistry:
     registry = ResilienceRegistry(clock=clock)
     registry.register(
@@ -192,7 +184,6 @@ def _limited_bulkhead(clock: FakeClock) -> ResilienceRegistry:
     return registry
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_BULKHEAD_BURNS_PERMITS)
 def test_bulkhead_rejection_spends_no_rate_limit_permit(clock: FakeClock) -> None:
     """Two calls turned away by a full bulkhead leave two permits for later."""
     policy = _limited_bulkhead(clock).policy("dep")
@@ -208,7 +199,6 @@ def test_bulkhead_rejection_spends_no_rate_limit_permit(clock: FakeClock) -> Non
         raise AssertionError("a permit was lost to the bulkhead rejections") from None
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=_BULKHEAD_BURNS_PERMITS)
 async def test_async_bulkhead_rejection_spends_no_rate_limit_permit(
     clock: FakeClock,
 ) -> None:

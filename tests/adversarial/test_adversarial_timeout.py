@@ -52,14 +52,6 @@ def _burst_round(pool_size: int, callers: int) -> list[BaseException]:
     return errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_WorkerPool.submit starts a new worker only when no worker is idle; "
-    "a burst of concurrent calls arriving while one worker idles all queue "
-    "behind it, and callers fail with 'no timeout worker became free within "
-    "...s (0 of N workers abandoned)' although the pool is far below its size",
-)
 def test_burst_of_calls_each_gets_a_worker_when_pool_has_room() -> None:
     """Eight concurrent 0.1 s calls with 0.15 s limits all succeed in a pool of 20+."""
     for _ in range(12):
@@ -155,14 +147,6 @@ def test_each_attempt_gets_its_full_limit() -> None:
     assert 0.14 <= elapsed < 0.4
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="TimeoutConfig accepts any finite seconds, but a sync call with "
-    "seconds above threading.TIMEOUT_MAX (~9.2e9 s) raises OverflowError "
-    "('timestamp out of range') from Event.wait in call_with_timeout on every "
-    "call; the value should be refused at construction or clamped",
-)
 def test_very_long_sync_timeout_is_refused_up_front_or_works() -> None:
     """A huge timeout either fails validation with ValueError or simply works."""
     try:
