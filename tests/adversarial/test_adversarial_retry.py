@@ -12,6 +12,7 @@ from pyresilience import (
     BulkheadFullError,
     CircuitBreakerConfig,
     CircuitOpenError,
+    CircuitState,
     RateLimiterConfig,
     RateLimitExceededError,
     ResilienceConfig,
@@ -396,3 +397,36 @@ async def test_async_total_deadline_bounds_a_bulkhead_wait() -> None:
             await policy.acall(quick)
         waited = time.monotonic() - started
     assert waited < 0.3
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="PolicyRuntime._wait_budget lets a rate-limit wait equal the time left "
+    "before the total deadline; the call sleeps to the deadline, then "
+    "_attempt_limit raises 'total deadline passed' without running the "
+    "function, keeps the permit, and the breaker records it as a failure "
+    "(here: opens)",
+)
+def test_permit_freeing_exactly_at_the_deadline_is_not_waited_for(
+    clock: FakeClock,
+) -> None:
+    """A wait that would use up the whole deadline is refused, counting nothing."""
+    registry = ResilienceRegistry(clock=clock)
+    registry.register(
+        "p",
+        ResilienceConfig(
+            timeout=TimeoutConfig(seconds=4.0, per_attempt=False),
+            rate_limiter=RateLimiterConfig(max_calls=1, period=4.0, max_wait=10.0),
+            circuit_breaker=CircuitBreakerConfig(failure_threshold=1),
+        ),
+    )
+    policy = registry.policy("p")
+    runs: list[float] = []
+    policy.call(lambda: runs.append(clock.monotonic()))
+    with pytest.raises((RateLimitExceededError, ResilienceTimeoutError)):
+        policy.call(lambda: runs.append(clock.monotonic()))
+    assert runs == [0.0]
+    assert clock.sleeps == []
+    breaker = policy.status().breaker
+    assert breaker is not None and breaker.state is CircuitState.CLOSED
