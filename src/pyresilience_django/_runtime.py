@@ -126,7 +126,7 @@ def _pop() -> None:
             _current, _clock = _hidden.pop()
         else:
             _current = _make()
-    if retired is not None:
+    if retired is not None and not _shares_store(retired):
         _retire(retired)
 
 
@@ -140,6 +140,14 @@ def _make() -> Build:
             problem.id,
         )
     return made
+
+
+def _shares_store(old: Build) -> bool:
+    # A StateStore object given in the setting is shared by every build made
+    # from it; closing it for one would close it for the one put back.
+    others = [_current, *(build for build, _ in _hidden)]
+    store = old.registry.store
+    return any(other is not None and other.registry.store is store for other in others)
 
 
 def _retire(old: Build) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-__all__ = ["SETTING", "KEYS", "Settings", "conf"]
+__all__ = ["KEYS", "SETTING", "Settings", "conf"]
 
 SETTING = "RESILIENCE"
 """The name of the Django setting this app reads."""

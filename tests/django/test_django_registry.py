@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django.test import override_settings
 
-from pyresilience import CircuitState, ConfigError, UnknownPolicyError
+from pyresilience import CircuitState, ConfigError, MemoryStore, UnknownPolicyError
 from pyresilience_django import get_registry, resilient
 from pyresilience_django.conf import conf
 
@@ -185,3 +185,34 @@ def test_public_names() -> None:
     ]
     assert pyresilience_django.get_registry.__module__ == "pyresilience_django"
     assert pyresilience_django.WorkerDatabaseError.__module__ == "pyresilience_django"
+
+
+class ClosingStore(MemoryStore):
+    """An in-memory store that remembers whether it was closed."""
+
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_ended_override_registry_is_shut_down() -> None:
+    """The registry of an ended override refuses calls and closes its store."""
+    store = ClosingStore()
+    with override_settings(RESILIENCE={"STORE": store}):
+        inside = get_registry()
+
+    assert not inside.is_open
+    assert store.closed
+
+
+def test_store_object_shared_with_the_restored_registry_stays_open() -> None:
+    """A StateStore object in both settings is not closed by the inner override."""
+    store = ClosingStore()
+    with override_settings(RESILIENCE={"STORE": store}):
+        outer = get_registry()
+        with override_settings(RESILIENCE={"STORE": store, "POLICIES": {"p": {}}}):
+            pass
+        assert get_registry() is outer
+        assert not store.closed
+        assert outer.is_open
