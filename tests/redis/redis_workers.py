@@ -162,3 +162,15 @@ def call_through_an_outage(
     available = registry.store.is_available
     results.put((ok, errors, [e.value for e in events], available))
     registry.shutdown(timeout=1)
+
+
+def take_slot_and_hang(url: str, prefix: str, holding: Any) -> None:
+    """Take the only bulkhead slot and never give it back (the test kills us)."""
+    config = ResilienceConfig(bulkhead=BulkheadConfig(max_concurrent=1))
+    registry = _registry(url, prefix, config, lease_ttl=1.0)
+
+    def hang() -> None:
+        holding.set()
+        time.sleep(600)
+
+    registry.policy("payments").call(hang)

@@ -14,6 +14,7 @@ import redis_workers
 from redis_support import RedisServer
 
 from pyresilience import (
+    BulkheadConfig,
     CircuitBreakerConfig,
     CircuitOpenError,
     CircuitState,
@@ -159,6 +160,32 @@ def test_a_killed_half_open_prober_does_not_wedge_the_breaker(
 
     assert state is CircuitState.CLOSED
     assert recovered_after <= 1.2
+
+
+def test_a_killed_processs_bulkhead_slot_comes_back(
+    redis_server: RedisServer, prefix: str, processes: Callable[..., Any]
+) -> None:
+    """The slot of a process killed mid-call is free again after lease_ttl."""
+    holding = SPAWN.Event()
+    holder = processes(
+        redis_workers.take_slot_and_hang, redis_server.url, prefix, holding
+    )
+    assert holding.wait(30)
+    store = RedisStore.from_url(redis_server.url, prefix=prefix)
+    bulkhead = store.bulkhead("payments", BulkheadConfig(max_concurrent=1))
+    time.sleep(0.5)  # the holder renews its lease meanwhile
+    taken_while_alive = bulkhead.acquire(0.0)
+
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join(10)
+    killed = time.monotonic()
+    slot = bulkhead.acquire(3.0)
+    waited = time.monotonic() - killed
+    store.close()
+
+    assert taken_while_alive is None
+    assert slot is not None
+    assert waited <= 1.2
 
 
 def test_processes_call_through_a_redis_restart_without_failing(
