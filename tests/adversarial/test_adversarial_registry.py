@@ -27,6 +27,7 @@ from pyresilience import (
     ResilienceConfig,
     ResilienceEvent,
     ResilienceRegistry,
+    RetryBudgetConfig,
     RetryConfig,
     ShutdownError,
     TimeoutConfig,
@@ -507,3 +508,72 @@ async def test_no_event_is_built_without_listeners_on_any_async_path(
         with pytest.raises(BulkheadFullError):
             await policy.acall(fine, "b")
     assert built == []
+
+
+def test_first_use_from_many_threads_builds_one_shared_state(
+    registry: ResilienceRegistry,
+) -> None:
+    """Sixteen threads making the first call of a name all hit one breaker."""
+    registry.register(
+        "dep",
+        ResilienceConfig(circuit_breaker=CircuitBreakerConfig(failure_threshold=16)),
+    )
+    start = threading.Barrier(16)
+
+    @registry.decorator("dep")
+    def down() -> None:
+        raise Down
+
+    def worker() -> None:
+        start.wait()
+        with pytest.raises(Down):
+            down()
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5.0)
+    with pytest.raises(CircuitOpenError):
+        down()
+
+
+def test_retry_budget_is_spent_exactly_under_a_thread_hammer(
+    registry: ResilienceRegistry,
+) -> None:
+    """Eight threads of always-failing calls make exactly max_retries retries."""
+    metrics = MetricsCollector()
+    registry.register(
+        "dep",
+        ResilienceConfig(
+            retry=RetryConfig(max_attempts=5, delay=0.0),
+            retry_budget=RetryBudgetConfig(max_retries=100, refill_rate=0.0),
+            listeners=[metrics],
+        ),
+    )
+    lock = threading.Lock()
+    attempts = 0
+
+    @registry.decorator("dep")
+    def down() -> None:
+        nonlocal attempts
+        with lock:
+            attempts += 1
+        raise Down
+
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        start.wait()
+        for _ in range(20):
+            with pytest.raises(Down):
+                down()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(5.0)
+    assert attempts == 160 + 100  # every first attempt, plus the whole budget
+    assert metrics.count(EventType.RETRY, "dep") == 100
+    assert registry.policy("dep").status().retry_budget == 0.0
