@@ -29,9 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisStore"]
 
-_SCRIPTS = tuple(
-    getattr(_lua, name) for name in _lua.__all__ if name != "BULKHEAD_GIVE_UP"
-) + (_lua.BULKHEAD_GIVE_UP,)
+#: Every script source, loaded by open() so no call meets NOSCRIPT.
+_SCRIPTS = tuple(getattr(_lua, name) for name in _lua.__all__)
 
 
 def _escape(name: str) -> str:
