@@ -152,6 +152,8 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
     """A private redis-server on a free port on 127.0.0.1."""
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
     if not Path(binary).exists():
+        if os.environ.get("PYRESILIENCE_REQUIRE_REDIS"):
+            pytest.fail("redis-server is missing and PYRESILIENCE_REQUIRE_REDIS=1")
         pytest.skip("redis-server is not installed")
     port = free_port()
     command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
