@@ -1,27 +1,23 @@
 """The FastAPI dependencies: ``resilience(name)`` and ``guard(name)``."""
 
 # No ``from __future__ import annotations`` here: FastAPI reads these
-# signatures at runtime to find the ``Depends(get_registry)`` parameters.
+# signatures at runtime to inject the connection.
 
 import threading
 from collections.abc import AsyncIterator
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-
-from fastapi import Depends
-from pyresilience import ResilienceRegistry
+from starlette.requests import HTTPConnection
 
 from ._handle import PolicyHandle
-from ._provider import get_registry
+from ._provider import provide_registry
 from ._validate import policy_name
 
 __all__ = ["GuardDependency", "PolicyDependency", "guard", "resilience"]
 
 DependencyT = TypeVar("DependencyT", "PolicyDependency", "GuardDependency")
-
-Registry = Annotated[ResilienceRegistry, Depends(get_registry)]
 
 
 class PolicyDependency:
@@ -32,13 +28,17 @@ class PolicyDependency:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    async def __call__(self, registry: Registry) -> PolicyHandle:
+    async def __call__(self, connection: HTTPConnection) -> PolicyHandle:
         """Resolve the policy named ``self.name`` in the serving app's registry.
+
+        The registry comes from :func:`~pyresilience_fastapi.get_registry` (or
+        its override in ``app.dependency_overrides``).
 
         Raises:
             UnknownPolicyError: The name is not registered and the registry
                 has no default; the message lists the registered names.
         """
+        registry = await provide_registry(connection)
         return PolicyHandle(registry.policy(self.name))
 
     def __repr__(self) -> str:
@@ -62,8 +62,9 @@ class GuardDependency:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    async def __call__(self, registry: Registry) -> AsyncIterator[None]:
+    async def __call__(self, connection: HTTPConnection) -> AsyncIterator[None]:
         """Hold the policy's guard for the lifetime of the request."""
+        registry = await provide_registry(connection)
         client_error: Exception | None = None
         async with registry.policy(self.name).aguard():
             try:

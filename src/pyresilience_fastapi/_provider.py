@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -10,7 +11,7 @@ from starlette.types import Scope
 
 from pyresilience import ResilienceRegistry
 
-__all__ = ["STATE_KEY", "get_registry", "registry_from_scope"]
+__all__ = ["STATE_KEY", "get_registry", "provide_registry", "registry_from_scope"]
 
 #: Key of the registry in the lifespan state (``request.state``) and the
 #: attribute name on ``app.state``.
@@ -75,3 +76,51 @@ async def get_registry(connection: HTTPConnection) -> ResilienceRegistry:
             app is served without running its lifespan.
     """
     return registry_from_scope(connection.scope)
+
+
+async def provide_registry(connection: HTTPConnection) -> ResilienceRegistry:
+    """Return the registry for ``connection``, honouring overrides of it.
+
+    ``resilience()`` and ``guard()`` call this instead of declaring
+    ``Depends(get_registry)``: every level of FastAPI dependency costs about
+    as much again as the lookup itself, and these sit on every request. An
+    entry for :func:`get_registry` in ``app.dependency_overrides`` is still
+    obeyed; it may take no argument or the connection, be sync or async,
+    and must return the registry.
+
+    Raises:
+        RuntimeError: As :func:`get_registry`.
+        TypeError: The override has another signature or returns something
+            that is not a ``ResilienceRegistry``.
+    """
+    overrides = getattr(connection.app, "dependency_overrides", None)
+    if overrides:
+        override = overrides.get(get_registry)
+        if override is not None:
+            return _checked(await _call_override(override, connection))
+    return registry_from_scope(connection.scope)
+
+
+async def _call_override(
+    override: Callable[..., Any], connection: HTTPConnection
+) -> object:
+    if inspect.isgeneratorfunction(override) or inspect.isasyncgenfunction(override):
+        raise TypeError(
+            f"the override of get_registry {override!r} must return the registry; "
+            "dependencies with yield are not supported for it"
+        )
+    required = [
+        p
+        for p in inspect.signature(override).parameters.values()
+        if p.default is p.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(required) > 1:
+        raise TypeError(
+            f"the override of get_registry {override!r} may take no argument or "
+            f"the request, not {len(required)} arguments"
+        )
+    result = override(connection) if required else override()
+    if inspect.isawaitable(result):
+        result = await result
+    return result

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import uvicorn
-
 from fastapi import FastAPI
 
 #: ``make_app(registry=None, **lifespan_options)`` from the conftest fixture.
@@ -39,7 +38,11 @@ class ServerThread:
     """
 
     def __init__(self, app: Any) -> None:
-        self.socket = socket.socket()
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets
+        # that say so, and without it every response waits ~40 ms on Nagle.
+        self.socket = socket.socket(
+            socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+        )
         self.socket.bind(("127.0.0.1", 0))
         self.port = int(self.socket.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"

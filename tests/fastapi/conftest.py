@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 from _fastapi_support import MakeApp
-
 from fastapi import FastAPI
+
 from pyresilience import ResilienceRegistry
 from pyresilience.testing import FakeClock
 from pyresilience_fastapi import resilience_lifespan

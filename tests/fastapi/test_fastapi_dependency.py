@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
 from _fastapi_support import MakeApp
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
-from fastapi import Depends, FastAPI
 from pyresilience import (
     CircuitBreakerConfig,
     CircuitState,
+    RateLimiterConfig,
     ResilienceConfig,
     ResilienceRegistry,
     RetryConfig,
@@ -23,6 +25,7 @@ from pyresilience_fastapi import (
     PolicyDependency,
     PolicyHandle,
     get_registry,
+    guard,
     resilience,
     resilience_lifespan,
 )
@@ -291,3 +294,76 @@ def test_two_apps_in_one_process_never_share_state() -> None:
 
     assert first_registry.status()["api"].breaker.state is CircuitState.OPEN
     assert second_registry.status()["api"].breaker.state is CircuitState.CLOSED
+
+
+def test_override_may_take_the_request_and_be_async(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """An async override receiving the request also reroutes the dependency."""
+    registry.register("api", ResilienceConfig())
+    other = ResilienceRegistry()
+    other.register("api", ResilienceConfig())
+    app = make_app()
+    seen: list[str] = []
+
+    async def override(request: Request) -> ResilienceRegistry:
+        seen.append(request.url.path)
+        return other
+
+    @app.get("/here")
+    async def endpoint(api: Api) -> bool:
+        return api.policy.registry is other
+
+    app.dependency_overrides[get_registry] = override
+    with TestClient(app) as client:
+        assert client.get("/here").json() is True
+    assert seen == ["/here"]
+
+
+def many_arguments(a: object, b: object) -> ResilienceRegistry:  # pragma: no cover
+    raise AssertionError("never called")
+
+
+def yields_registry() -> Iterator[ResilienceRegistry]:  # pragma: no cover
+    yield ResilienceRegistry()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (many_arguments, "may take no argument or the request, not 2"),
+        (yields_registry, "dependencies with yield are not supported"),
+        (lambda: "registry", "must be a ResilienceRegistry, got 'registry'"),
+    ],
+)
+def test_unusable_overrides_fail_with_a_clear_error(
+    make_app: MakeApp, override: Any, message: str
+) -> None:
+    """Overrides the adapter cannot call say what shape is expected."""
+    app = make_app()
+
+    @app.get("/")
+    async def endpoint(api: Api) -> None:  # pragma: no cover - never reached
+        pass
+
+    app.dependency_overrides[get_registry] = override
+    with TestClient(app) as client, pytest.raises(TypeError, match=message):
+        client.get("/")
+
+
+def test_overriding_a_guard_switches_it_off(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """``dependency_overrides[guard(name)]`` lets tests bypass inbound limits."""
+    registry.register(
+        "inbound", ResilienceConfig(rate_limiter=RateLimiterConfig(max_calls=1))
+    )
+    app = make_app()
+
+    @app.get("/", dependencies=[Depends(guard("inbound"))])
+    async def endpoint() -> str:
+        return "ok"
+
+    app.dependency_overrides[guard("inbound")] = lambda: None
+    with TestClient(app) as client:
+        assert [client.get("/").status_code for _ in range(3)] == [200] * 3

@@ -6,11 +6,11 @@ from typing import Annotated
 
 import pytest
 from _fastapi_support import MakeApp
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from fastapi import Depends, FastAPI, Request, WebSocket
 from pyresilience import (
     BulkheadFullError,
     CircuitOpenError,

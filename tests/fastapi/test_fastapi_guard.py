@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 from _fastapi_support import MakeApp
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, WebSocket
 from pyresilience import (
     BulkheadConfig,
     CircuitBreakerConfig,

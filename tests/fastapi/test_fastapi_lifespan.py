@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 from _fastapi_support import MakeApp
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from fastapi import FastAPI, Request
 from pyresilience import ResilienceConfig, ResilienceRegistry, TimeoutConfig
 from pyresilience_fastapi import STATE_KEY, get_registry, resilience_lifespan
 

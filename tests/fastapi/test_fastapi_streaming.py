@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import pytest
 from _fastapi_support import MakeApp
+from fastapi import BackgroundTasks, Depends, FastAPI
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
-from fastapi import BackgroundTasks, Depends, FastAPI
 from pyresilience import (
     CircuitBreakerConfig,
     CircuitOpenError,
