@@ -28,6 +28,8 @@ __all__ = [
     "TimeoutConfig",
 ]
 
+# Fields are typed as tuples, what they always hold after construction; a
+# single class (or a list) is accepted at runtime and normalised to a tuple.
 ExceptionTypes = tuple[type[BaseException], ...]
 DelayFunc = Callable[[int, Any], "float | None"]
 

@@ -21,6 +21,7 @@ import inspect
 import math
 import random
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from ._breaker import CircuitBreaker, circuit_open_error, transition_event
@@ -33,6 +34,7 @@ from ._events import EventType, emitter_for
 from ._exceptions import (
     BulkheadFullError,
     CircuitOpenError,
+    DeadlineExceededError,
     RateLimitExceededError,
     RejectedError,
     ResilienceTimeoutError,
@@ -47,6 +49,7 @@ __all__ = ["PolicyRuntime"]
 
 _random = random.random
 _NAME_CACHE_SIZE = 512
+_DEADLINE_MARGIN = 1e-6
 _CLOSED = CircuitState.CLOSED
 _OPEN = CircuitState.OPEN
 
@@ -293,7 +296,9 @@ class PolicyRuntime:
         if deadline is None:
             return wait
         left = deadline - (self.monotonic() if now is None else now)
-        return max(0.0, min(wait, left))
+        # Strictly less than the time left: a call that could only start
+        # exactly at the deadline would have no time to run.
+        return max(0.0, min(wait, left - _DEADLINE_MARGIN))
 
     def _attempt_limit(self, deadline: float | None, fname: str) -> float:
         assert self.timeout is not None
@@ -301,8 +306,9 @@ class PolicyRuntime:
             return self.timeout.seconds
         left = deadline - self.clock.monotonic()
         if left <= 0:
-            raise ResilienceTimeoutError(
-                f"{fname}: total deadline of {self.timeout.seconds:g}s passed",
+            raise DeadlineExceededError(
+                f"{fname}: total deadline of {self.timeout.seconds:g}s passed "
+                "before the attempt could start",
                 policy=self.name or fname,
                 seconds=self.timeout.seconds,
             )
@@ -515,6 +521,7 @@ class PolicyRuntime:
         reservation = None
         slot = None
         started = 0.0
+        ran = False
         try:
             if limiter is not None:
                 reservation = limiter.reserve(
@@ -537,9 +544,18 @@ class PolicyRuntime:
             if self.slow_limit:
                 started = monotonic()
             if self.timeout is None:
+                ran = True
                 result = fn(*args, **kwargs)
             else:
                 limit = self._attempt_limit(deadline, fname)
+                on_finish = None
+                if slot is not None:
+                    # The worker keeps the slot until the function really
+                    # returns, even if we stop waiting for it: Python cannot
+                    # stop the thread, and the dependency is still busy.
+                    on_finish = partial(bulkhead.release, slot)  # type: ignore[union-attr]
+                    slot = None
+                ran = True
                 result = call_with_timeout(
                     fn,
                     args,
@@ -547,10 +563,13 @@ class PolicyRuntime:
                     limit,
                     pool_size=self.timeout.pool_size,
                     policy=self.name or fname,
+                    on_finish=on_finish,
                 )
         except RejectedError:
             if permit is not None and permit.probe:
                 self._release_probe(permit)
+            if reservation is not None and not ran:
+                limiter.cancel(reservation.token)  # type: ignore[union-attr]
             raise
         except Exception as error:
             if breaker is not None:
@@ -776,6 +795,7 @@ class PolicyRuntime:
         reservation = None
         slot = None
         started = 0.0
+        ran = False
         try:
             if limiter is not None:
                 wait = self._wait_budget(self.limiter_wait, deadline, now)
@@ -800,15 +820,19 @@ class PolicyRuntime:
             if self.slow_limit:
                 started = monotonic()
             if self.timeout is None:
+                ran = True
                 result = await fn(*args, **kwargs)
             else:
                 limit = self._attempt_limit(deadline, fname)
+                ran = True
                 result = await call_with_timeout_async(
                     fn, args, kwargs, limit, policy=self.name or fname
                 )
         except RejectedError:
             if permit is not None and permit.probe:
                 await self._arelease_probe(permit)
+            if reservation is not None and not ran:
+                await self._acancel(reservation.token)
             raise
         except Exception as error:
             if breaker is not None:

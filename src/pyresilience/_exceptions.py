@@ -8,7 +8,9 @@ Hierarchy::
           ├── BulkheadFullError           no concurrency slot was free in time
           ├── RateLimitExceededError      no rate-limit token was free in time
           ├── ResilienceTimeoutError      an attempt or the whole call ran out of
-          │                               time (also a builtin ``TimeoutError``)
+          │    │                          time (also a builtin ``TimeoutError``)
+          │    └── DeadlineExceededError  the total deadline passed before an
+          │                               attempt could start (also a rejection)
           ├── ShutdownError               the registry is shut down
           └── UnknownPolicyError          no policy of that name and no default
                                           (also a ``KeyError``)
@@ -28,6 +30,7 @@ __all__ = [
     "BulkheadFullError",
     "CircuitOpenError",
     "ConfigError",
+    "DeadlineExceededError",
     "RateLimitExceededError",
     "RejectedError",
     "ResilienceError",
@@ -120,6 +123,14 @@ class ResilienceTimeoutError(ResilienceError, TimeoutError):
     ) -> None:
         super().__init__(message, policy=policy)
         self.seconds = seconds
+
+
+class DeadlineExceededError(ResilienceTimeoutError, RejectedError):
+    """The call's total deadline passed before an attempt could start.
+
+    Nothing ran, so, like the other rejections, it is never retried and never
+    counts as a breaker failure, and any permit or slot taken is given back.
+    """
 
 
 class UnknownPolicyError(ResilienceError, KeyError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from ._exceptions import RejectedError
 from ._state import Permit, Reservation
 
 if TYPE_CHECKING:
@@ -59,6 +60,9 @@ class _GuardBase:
         runtime = self.runtime
         if error is not None and not isinstance(error, Exception):
             return None  # interrupts and cancellation count for nothing
+        if isinstance(error, RejectedError):
+            # Another policy turned the work away, as in call(): no verdict.
+            return None
         success = error is None or not runtime._counts_as_failure(error)
         return success, runtime._is_slow(self.started)
 
@@ -108,17 +112,22 @@ class Guard(_GuardBase):
         try:
             self._undo(cancelled=exc is not None and not isinstance(exc, Exception))
             outcome = self._outcome(exc)
-            breaker = self.runtime.breaker_state
-            if breaker is not None and self.permit is not None and outcome:
-                self.runtime._announce(
-                    self.label,
-                    breaker.record(
-                        self.runtime.clock.monotonic(),
-                        success=outcome[0],
-                        slow=outcome[1],
-                        probe=self.permit.probe,
-                    ),
-                )
+            breaker, permit = self.runtime.breaker_state, self.permit
+            if breaker is None or permit is None:
+                return
+            if outcome is None:
+                if permit.probe:  # no verdict: the probe slot goes back
+                    self.runtime._release_probe(permit)
+                return
+            self.runtime._announce(
+                self.label,
+                breaker.record(
+                    self.runtime.clock.monotonic(),
+                    success=outcome[0],
+                    slow=outcome[1],
+                    probe=permit.probe,
+                ),
+            )
         finally:
             self._leave_gate()
 
@@ -191,10 +200,16 @@ class AsyncGuard(_GuardBase):
                 cancelled=exc is not None and not isinstance(exc, Exception)
             )
             outcome = self._outcome(exc)
-            if self.runtime.breaker_state is not None and self.permit and outcome:
-                await self.runtime._arecord(
-                    self.label, self.permit, success=outcome[0], slow=outcome[1]
-                )
+            permit = self.permit
+            if self.runtime.breaker_state is None or permit is None:
+                return
+            if outcome is None:
+                if permit.probe:  # no verdict: the probe slot goes back
+                    await self.runtime._arelease_probe(permit)
+                return
+            await self.runtime._arecord(
+                self.label, permit, success=outcome[0], slow=outcome[1]
+            )
         finally:
             self._leave_gate()
 

@@ -62,10 +62,18 @@ class _Job:
         "skip",
         "started",
         "started_at",
+        "on_finish",
     )
 
-    def __init__(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: Any,
+        kwargs: Any,
+        on_finish: Callable[[], None] | None = None,
+    ) -> None:
         self.fn, self.args, self.kwargs = fn, args, kwargs
+        self.on_finish = on_finish
         self.context = contextvars.copy_context()
         self.started = threading.Event()
         self.done = threading.Event()
@@ -110,10 +118,17 @@ class _WorkerPool:
                 return
             if not job.started.is_set():
                 job.skip = True  # never run a call nobody waits for
-                return
-            job.abandoned = True
-            self.abandoned += 1
-            count = self.abandoned
+                finish, job.on_finish = job.on_finish, None
+                count = 0
+            else:
+                finish = None
+                job.abandoned = True
+                self.abandoned += 1
+                count = self.abandoned
+        if finish is not None:
+            finish()
+        if not count:
+            return
         # Warn on the first abandoned worker and when the pool is exhausted;
         # one line per timed-out call would flood the log under load.
         level = logging.WARNING if count in (1, self.size) else logging.DEBUG
@@ -146,10 +161,21 @@ class _WorkerPool:
                 job.result = job.context.run(job.fn, *job.args, **job.kwargs)
             except BaseException as error:  # handed to the caller, not lost
                 job.error = error
+            # Before ``done``: the caller may call again as soon as it wakes.
+            self._finish(job)
             with self._lock:
                 job.done.set()
                 if job.abandoned:
                     self.abandoned -= 1
+
+    @staticmethod
+    def _finish(job: _Job) -> None:
+        finish, job.on_finish = job.on_finish, None
+        if finish is not None:
+            try:
+                finish()
+            except Exception:
+                logger.exception("pyresilience.worker_finish_failed")
 
     def _next_job(self) -> _Job | None:
         """The next job, or None when this worker should exit."""
@@ -192,10 +218,15 @@ def call_with_timeout(
     *,
     pool_size: int | None = None,
     policy: str | None = None,
+    on_finish: Callable[[], None] | None = None,
 ) -> T:
-    """Run ``fn`` in a worker and wait at most ``seconds`` once it starts."""
+    """Run ``fn`` in a worker and wait at most ``seconds`` once it starts.
+
+    ``on_finish`` runs exactly once when ``fn`` returns or raises, even after
+    the caller gave up waiting (or at once if the call never started).
+    """
     pool = _pool(pool_size)
-    job = _Job(fn, args, kwargs)
+    job = _Job(fn, args, kwargs, on_finish)
     pool.submit(job)
     # Event.wait refuses timeouts above TIMEOUT_MAX (about 292 years).
     limit = min(seconds, threading.TIMEOUT_MAX)

@@ -2,9 +2,10 @@
 
 ``FakeClock`` is a virtual clock: ``sleep`` and ``asleep`` move time forward
 at once instead of waiting, and ``advance`` moves it by hand. Inject it with
-``ResilienceRegistry(clock=...)`` or ``@resilient(..., clock=...)``. Timeouts
-are the exception: they wait in real time, because the function they bound
-runs in real time.
+``ResilienceRegistry(clock=...)`` or ``@resilient(..., clock=...)``. Two
+things wait in real time because they wait for real work: timeouts, and a
+caller queued for a bulkhead slot (``max_wait``), which waits for another
+thread or task to finish.
 """
 
 from __future__ import annotations

@@ -399,15 +399,6 @@ async def test_async_total_deadline_bounds_a_bulkhead_wait() -> None:
     assert waited < 0.3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="PolicyRuntime._wait_budget lets a rate-limit wait equal the time left "
-    "before the total deadline; the call sleeps to the deadline, then "
-    "_attempt_limit raises 'total deadline passed' without running the "
-    "function, keeps the permit, and the breaker records it as a failure "
-    "(here: opens)",
-)
 def test_permit_freeing_exactly_at_the_deadline_is_not_waited_for(
     clock: FakeClock,
 ) -> None:
