@@ -98,7 +98,7 @@ def test_every_store_moves_to_half_open_together(
     assert all(b.snapshot(0.0).state is HALF_OPEN for b in breakers)
     first, second, third = (b.acquire(0.0) for b in breakers)
     assert first.transitions == ((OPEN, HALF_OPEN),)
-    assert (first.probe, second.probe) == (True, True)
+    assert first.probe and second.probe
     assert not third.allowed and third.retry_after == 0.0
 
 
@@ -366,8 +366,10 @@ def test_same_answers_as_the_in_memory_breaker(
             (shared.acquire(now), local.acquire(now)) for _ in range(rng.randint(1, 3))
         ]
         for remote, expected in batch:
-            # In memory a probe is marked with its half-open episode number.
-            assert remote == expected._replace(probe=bool(expected.probe))
+            # Each store numbers its probes its own way; only the mark matters.
+            assert remote._replace(probe=bool(remote.probe)) == expected._replace(
+                probe=bool(expected.probe)
+            )
             if not remote.allowed:
                 continue
             if rng.random() < 0.1:

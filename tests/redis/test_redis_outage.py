@@ -304,3 +304,28 @@ async def test_async_connections_pooled_before_a_restart_are_not_a_new_outage(
     assert all(p.allowed for p in permits)
     assert len(events.of(EventType.STORE_UNAVAILABLE)) == 1
     assert len(events.of(EventType.STORE_RECOVERED)) == 1
+
+
+def test_a_probe_granted_during_the_outage_reports_to_local_state(
+    outage_store: RedisStore, own_redis_server: RedisServer
+) -> None:
+    """A local probe finishing after recovery closes the local breaker, not Redis's."""
+    config = CircuitBreakerConfig(
+        failure_threshold=1, recovery_timeout=0.0, success_threshold=1
+    )
+    breaker = outage_store.breaker("api", config)
+    own_redis_server.stop()
+    assert breaker.acquire(0.0).allowed
+    breaker.record(0.0, success=False, slow=False, probe=0)
+    probe = breaker.acquire(1.0)
+    own_redis_server.start()
+    time.sleep(0.25)
+
+    transitions = breaker.record(2.0, success=True, slow=False, probe=probe.probe)
+
+    assert probe.probe
+    assert [(t.old.value, t.new.value) for t in transitions] == [
+        ("half_open", "closed")
+    ]
+    assert breaker.snapshot(3.0).state.value == "closed"
+    assert outage_store.is_available

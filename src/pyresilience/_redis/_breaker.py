@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._state import (
     ALLOW,
@@ -41,7 +42,14 @@ for _state, _letter in _LETTER.items():
     _STATE[_letter] = _STATE[_letter.encode()] = _state
 
 _TRANSITIONS: dict[Any, tuple[Transition, ...]] = {"": (), b"": ()}
-_PROBE = Permit(True, probe=True)
+
+
+class _Probe(NamedTuple):
+    """Where a half-open probe came from: a server lease, or local state."""
+
+    lease: str | None
+    local: Any = None
+    mark: int = 0
 
 
 def _transitions(raw: Any) -> tuple[Transition, ...]:
@@ -114,10 +122,12 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         # What the last reply showed: lets fast successes skip the server.
         self._seen_state = CircuitState.CLOSED
         self._seen_bad = 0
-        # Probe leases this process holds on the server, and probes it
-        # granted from local state during an outage.
-        self._leases: list[str] = []
-        self._local_probes = 0
+        # Probes this process holds, by the number their permit carries; the
+        # pipeline hands that number back with the outcome. Numbers start at
+        # 2 so that ``True`` (from callers that do not keep the permit) is
+        # never mistaken for one.
+        self._probes: dict[int, _Probe] = {}
+        self._probe_numbers = itertools.count(2)
 
     # -- acquire -------------------------------------------------------------
 
@@ -182,36 +192,44 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         if granted != -1 and limiter is not None:
             limiter.stash(granted == 1, float(limiter_wait), lease)
         transitions = _transitions(raw)
-        if probe:
-            self._leases.append(lease)
-            self._store._keeper.hold(self.keys[2], lease)
         if not allowed:
             return Permit(False, retry_after=float(wait), transitions=transitions)
-        if transitions:
-            return Permit(True, bool(probe), transitions=transitions)
-        return _PROBE if probe else ALLOW
+        if probe:
+            self._store._keeper.hold(self.keys[2], lease)
+            return Permit(True, self._hold(_Probe(lease)), transitions=transitions)
+        return Permit(True, transitions=transitions) if transitions else ALLOW
 
     def _local_acquire(self, now: float) -> Permit:
         local = self._local()
         permit = local.acquire(now)
-        if permit.probe:
-            with self._lock:
-                self._local_probes += 1
-        return permit
+        if not permit.probe:
+            return permit
+        number = self._hold(_Probe(None, local, permit.probe))
+        return permit._replace(probe=number)
+
+    def _hold(self, probe: _Probe) -> int:
+        number = next(self._probe_numbers)
+        self._probes[number] = probe
+        return number
 
     # -- record ----------------------------------------------------------------
 
     def record(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
         """Record the outcome of a permitted call; return state changes."""
         slow = slow and self._slow_counts
-        lease, local_probe = self._probe_origin(probe)
-        if local_probe:
-            return self._local().record(now, success=success, slow=slow, probe=True)
-        if lease is None and (probe or self._skip(success, slow)):
-            # A probe whose lease is gone belongs to a half-open episode that
-            # is over; like a skipped success, it has nothing to tell.
+        lease = None
+        if probe:
+            origin = self._take_probe(probe)
+            if origin is None:
+                return ()  # no probe held here: nothing left to report
+            if origin.local is not None:
+                return origin.local.record(  # type: ignore[no-any-return]
+                    now, success=success, slow=slow, probe=origin.mark
+                )
+            lease = origin.lease
+        elif self._skip(success, slow):
             return ()
         if self._usable():
             reply = self._run(_RECORD, 3, self._record_args(success, slow, lease))
@@ -220,16 +238,21 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         return self._local().record(now, success=success, slow=slow, probe=False)
 
     async def arecord(
-        self, now: float, *, success: bool, slow: bool, probe: bool
+        self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
         """Async twin of :meth:`record`."""
         slow = slow and self._slow_counts
-        lease, local_probe = self._probe_origin(probe)
-        if local_probe:
-            return self._local().record(now, success=success, slow=slow, probe=True)
-        if lease is None and (probe or self._skip(success, slow)):
-            # A probe whose lease is gone belongs to a half-open episode that
-            # is over; like a skipped success, it has nothing to tell.
+        lease = None
+        if probe:
+            origin = self._take_probe(probe)
+            if origin is None:
+                return ()  # no probe held here: nothing left to report
+            if origin.local is not None:
+                return origin.local.record(  # type: ignore[no-any-return]
+                    now, success=success, slow=slow, probe=origin.mark
+                )
+            lease = origin.lease
+        elif self._skip(success, slow):
             return ()
         if self._usable():
             reply = await self._arun(
@@ -239,26 +262,24 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
                 return self._recorded(reply)
         return self._local().record(now, success=success, slow=slow, probe=False)
 
-    def _probe_origin(self, probe: bool) -> tuple[str | None, bool]:
-        """Return (server lease, granted locally) for a finished call."""
-        if not probe:
-            return None, False
-        lease = self._pop_lease()
-        if lease is not None:
-            return lease, False
-        with self._lock:
-            if self._local_probes > 0:
-                self._local_probes -= 1
-                return None, True
-        return None, False
+    def _take_probe(self, probe: int) -> _Probe | None:
+        """Forget and return the probe a permit's number names.
 
-    def _pop_lease(self) -> str | None:
-        try:
-            lease = self._leases.pop()
-        except IndexError:
-            return None
-        self._store._keeper.drop(self.keys[2], lease)
-        return lease
+        When that number is no longer held (``True`` from a caller that did
+        not keep the permit, or a probe whose entry an anonymous
+        ``release_probe`` took), any held probe stands in for it: probes of
+        one process are interchangeable, and the server (or the local state)
+        still drops one whose half-open episode is over.
+        """
+        origin = self._probes.pop(probe, None)
+        if origin is None:
+            try:
+                origin = self._probes.popitem()[1]
+            except KeyError:
+                return None
+        if origin.lease is not None:
+            self._store._keeper.drop(self.keys[2], origin.lease)
+        return origin
 
     def _skip(self, success: bool, slow: bool) -> bool:
         """True when a non-probe outcome need not reach the server now."""
@@ -301,20 +322,28 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
     # -- probes, overrides and status -------------------------------------------
 
     def release_probe(self, now: float) -> None:
-        """Give back a half-open probe whose call never finished (cancelled)."""
-        lease, local_probe = self._probe_origin(True)
-        if lease is not None:
-            self._command("ZREM", self.keys[2], lease)
-        elif local_probe:
-            self._local().release_probe(now)
+        """Give back a half-open probe whose call never finished (cancelled).
+
+        The pipeline does not say which probe, so any one held is given back:
+        probes of one process are interchangeable.
+        """
+        origin = self._take_probe(True)
+        if origin is None:
+            return
+        if origin.lease is not None:
+            self._command("ZREM", self.keys[2], origin.lease)
+        else:
+            origin.local.release_probe(now, origin.mark)
 
     async def arelease_probe(self, now: float) -> None:
         """Async twin of :meth:`release_probe`."""
-        lease, local_probe = self._probe_origin(True)
-        if lease is not None:
-            await self._acommand("ZREM", self.keys[2], lease)
-        elif local_probe:
-            self._local().release_probe(now)
+        origin = self._take_probe(True)
+        if origin is None:
+            return
+        if origin.lease is not None:
+            await self._acommand("ZREM", self.keys[2], origin.lease)
+        else:
+            origin.local.release_probe(now, origin.mark)
 
     def force(self, state: CircuitState, now: float) -> tuple[Transition, ...]:
         """Move every process's breaker to ``state`` and clear the counters."""
@@ -345,7 +374,3 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
                     retry_after=float(wait),
                 )
         return self._local().snapshot(now)
-
-    def _on_new_local(self) -> None:
-        with self._lock:
-            self._local_probes = 0
