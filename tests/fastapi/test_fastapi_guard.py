@@ -114,16 +114,17 @@ async def test_bulkhead_slot_is_held_until_a_streaming_body_ends(
     streaming, finish = asyncio.Event(), asyncio.Event()
     entered: list[int] = []
 
-    async def body() -> AsyncIterator[bytes]:
+    async def body(hold: bool) -> AsyncIterator[bytes]:
         yield b"first "
-        streaming.set()
-        await finish.wait()
+        if hold:
+            streaming.set()
+            await finish.wait()
         yield b"last"
 
     @app.get("/stream", dependencies=Guarded)
     async def stream() -> StreamingResponse:
         entered.append(1)
-        return StreamingResponse(body())
+        return StreamingResponse(body(hold=len(entered) == 1))
 
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
