@@ -38,6 +38,7 @@ from ._events import resilience_context as resilience_context
 from ._exceptions import BulkheadFullError as BulkheadFullError
 from ._exceptions import CircuitOpenError as CircuitOpenError
 from ._exceptions import ConfigError as ConfigError
+from ._exceptions import DeadlineExceededError as DeadlineExceededError
 from ._exceptions import RateLimitExceededError as RateLimitExceededError
 from ._exceptions import RejectedError as RejectedError
 from ._exceptions import ResilienceError as ResilienceError
@@ -88,6 +89,7 @@ __all__ = [
     "CircuitState",
     "Clock",
     "ConfigError",
+    "DeadlineExceededError",
     "EventType",
     "FallbackConfig",
     "JsonEventLogger",

@@ -13,15 +13,28 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from ._exceptions import RejectedError
-from ._state import Permit, Reservation
+from ._gate import PROCESS_GATE
+from ._state import ALLOW, CircuitState, Permit, Reservation
 
 if TYPE_CHECKING:
     from ._engine import PolicyRuntime
 
 __all__ = ["AsyncGuard", "Guard"]
 
+_CLOSED = CircuitState.CLOSED
+
 
 class _GuardBase:
+    __slots__ = (
+        "_calls",
+        "label",
+        "permit",
+        "reservation",
+        "runtime",
+        "slot",
+        "started",
+    )
+
     def __init__(self, runtime: PolicyRuntime, label: str) -> None:
         self.runtime = runtime
         self.label = label
@@ -32,15 +45,35 @@ class _GuardBase:
         self._calls: list[None] | None = None
 
     def _admit_gate(self) -> None:
-        runtime = self.runtime
-        if runtime.gate.tracking:
-            self._calls = runtime.gate.calls
+        gate = self.runtime.gate
+        if gate.tracking:
+            self._calls = gate.calls
             self._calls.append(None)
-        try:
-            runtime._refuse_if_closed()
-        except BaseException:
+        # Counted first, checked second: see PolicyRuntime._call.
+        if not (gate.accepting and PROCESS_GATE.accepting):
             self._leave_gate()
-            raise
+            self.runtime._refuse_if_closed()
+
+    def _take_permit(self) -> bool:
+        """Ask an in-process quiet breaker without the backend; True if done."""
+        runtime = self.runtime
+        quiet = runtime.quiet_breaker
+        if quiet is not None and quiet.state is _CLOSED:
+            self.permit = ALLOW
+            return True
+        return False
+
+    def _nothing_to_report(self) -> bool:
+        """A success on a quiet, closed, count-mode breaker changes nothing."""
+        runtime = self.runtime
+        quiet = runtime.quiet_breaker
+        return (
+            self.permit is ALLOW
+            and quiet is not None
+            and quiet.state is _CLOSED
+            and not quiet.consecutive_failures
+            and not runtime.slow_limit
+        )
 
     def _leave_gate(self) -> None:
         if self._calls is not None:
@@ -70,6 +103,8 @@ class _GuardBase:
 class Guard(_GuardBase):
     """``with policy.guard():`` for sync code."""
 
+    __slots__ = ()
+
     def __enter__(self) -> Guard:
         self._admit_gate()
         try:
@@ -82,7 +117,7 @@ class Guard(_GuardBase):
     def _enter(self) -> None:
         runtime = self.runtime
         clock = runtime.clock
-        if runtime.breaker_state is not None:
+        if runtime.breaker_state is not None and not self._take_permit():
             self._check_breaker(runtime.breaker_state.acquire(clock.monotonic()))
         try:
             if runtime.limiter is not None:
@@ -110,6 +145,11 @@ class Guard(_GuardBase):
         tb: TracebackType | None,
     ) -> None:
         try:
+            if exc is None and self._nothing_to_report():
+                if self.slot is not None:
+                    self.runtime.bulkhead.release(self.slot)  # type: ignore[union-attr]
+                    self.slot = None
+                return
             self._undo(cancelled=exc is not None and not isinstance(exc, Exception))
             outcome = self._outcome(exc)
             breaker, permit = self.runtime.breaker_state, self.permit
@@ -149,6 +189,8 @@ class Guard(_GuardBase):
 class AsyncGuard(_GuardBase):
     """``async with policy.aguard():`` for async code."""
 
+    __slots__ = ()
+
     async def __aenter__(self) -> AsyncGuard:
         self._admit_gate()
         try:
@@ -162,7 +204,7 @@ class AsyncGuard(_GuardBase):
         runtime = self.runtime
         clock, local = runtime.clock, runtime.local
         breaker = runtime.breaker_state
-        if breaker is not None:
+        if breaker is not None and not self._take_permit():
             now = clock.monotonic()
             permit = breaker.acquire(now) if local else await breaker.aacquire(now)
             self._check_breaker(permit)
@@ -196,6 +238,11 @@ class AsyncGuard(_GuardBase):
         tb: TracebackType | None,
     ) -> None:
         try:
+            if exc is None and self.runtime.local and self._nothing_to_report():
+                if self.slot is not None:
+                    self.runtime.bulkhead.release(self.slot)  # type: ignore[union-attr]
+                    self.slot = None
+                return
             await self._undo(
                 cancelled=exc is not None and not isinstance(exc, Exception)
             )
