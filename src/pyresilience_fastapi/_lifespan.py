@@ -12,6 +12,7 @@ from pyresilience import ResilienceRegistry
 
 from ._errors import install_error_handlers
 from ._provider import STATE_KEY
+from ._routes import warn_unknown_names
 
 __all__ = ["resilience_lifespan"]
 
@@ -76,6 +77,7 @@ def resilience_lifespan(
             if http_errors:
                 _install_error_handlers(app)
             _set_app_state(app, registry)
+            warn_unknown_names(app, registry)
             async with _enter(lifespan, app) as user_state:
                 yield {**user_state, STATE_KEY: registry}
         finally:

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
 from _fastapi_support import MakeApp
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
 from pyresilience import ResilienceConfig, ResilienceRegistry, TimeoutConfig
-from pyresilience_fastapi import STATE_KEY, get_registry, resilience_lifespan
+from pyresilience_fastapi import (
+    STATE_KEY,
+    PolicyHandle,
+    get_registry,
+    guard,
+    resilience,
+    resilience_lifespan,
+)
 
 
 def test_startup_opens_the_registry_and_shutdown_closes_it(
@@ -211,3 +219,46 @@ async def test_httpx_over_asgi_finds_the_registry_on_app_state(
             response = await client.get("/")
 
     assert response.json() == {"same": True, "in_scope": False}
+
+
+def test_startup_warns_about_routes_using_unknown_names(
+    make_app: MakeApp, registry: ResilienceRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A misspelt policy name is reported when the app starts, not at a request."""
+    registry.register("payment-api", ResilienceConfig())
+    app = make_app()
+    sub = FastAPI()
+
+    @app.get("/pay", dependencies=[Depends(guard("paymnet-api"))])
+    async def pay(api: Annotated[PolicyHandle, Depends(resilience("payment-api"))]):
+        pass  # pragma: no cover - never called
+
+    @sub.get("/inner")
+    async def inner(api: Annotated[PolicyHandle, Depends(resilience("typo"))]):
+        pass  # pragma: no cover - never called
+
+    app.mount("/sub", sub)
+    with caplog.at_level(logging.WARNING), TestClient(app):
+        pass
+
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 2
+    assert "route GET /pay uses policy 'paymnet-api'" in warnings[0]
+    assert "registered: ['payment-api']" in warnings[0]
+    assert "route GET /inner uses policy 'typo'" in warnings[1]
+
+
+def test_startup_does_not_warn_when_a_default_covers_every_name(
+    make_app: MakeApp, registry: ResilienceRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    """With a registry default, any name is served and nothing is logged."""
+    registry.set_default(ResilienceConfig())
+    app = make_app()
+
+    @app.get("/")
+    async def endpoint(api: Annotated[PolicyHandle, Depends(resilience("any"))]):
+        pass  # pragma: no cover - never called
+
+    with caplog.at_level(logging.WARNING), TestClient(app):
+        pass
+    assert caplog.records == []
