@@ -5,19 +5,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, cast, overload
 
 from starlette.concurrency import run_in_threadpool
 
 if TYPE_CHECKING:
-    from typing_extensions import ParamSpec
-
     from pyresilience import Policy, PolicyStatus
-
-    P = ParamSpec("P")
 
 __all__ = ["PolicyHandle", "is_async_callable"]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 

@@ -68,9 +68,6 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
 
-        registry = self.registry
-        if registry is None:
-            registry = registry_from_scope(scope)
         status = 0
 
         async def send_and_watch(message: Message) -> None:
@@ -79,12 +76,22 @@ class GuardMiddleware:
                 status = message["status"]
             await send(message)
 
+        policy = self._registry_for(scope).policy(self.policy)
+        # Without a breaker there is no verdict to give, and the core guard
+        # must not see the error then (see docs/requests/fastapi.md).
+        judged = policy.circuit_breaker is not None
         admitted = False
+        held: Exception | None = None
         try:
-            async with registry.policy(self.policy).aguard():
+            async with policy.aguard():
                 admitted = True
-                await self.app(scope, receive, send_and_watch)
-                if status >= 500:
+                try:
+                    await self.app(scope, receive, send_and_watch)
+                except Exception as exc:
+                    if judged:
+                        raise
+                    held = exc
+                if judged and status >= 500:
                     raise _ServerErrorStatus(status)
         except _ServerErrorStatus:
             pass  # already sent; it only had to be seen by the breaker
@@ -92,3 +99,10 @@ class GuardMiddleware:
             if admitted:
                 raise
             await error_response(exc)(scope, receive, send)
+        if held is not None:
+            raise held
+
+    def _registry_for(self, scope: Scope) -> ResilienceRegistry:
+        if self.registry is not None:
+            return self.registry
+        return registry_from_scope(scope)

@@ -12,17 +12,28 @@ from _fastapi_support import MakeApp
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, WebSocket
 from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
 
 from pyresilience import (
     BulkheadConfig,
     CircuitBreakerConfig,
+    CircuitOpenError,
     CircuitState,
     RateLimiterConfig,
     ResilienceConfig,
     ResilienceRegistry,
 )
 from pyresilience.testing import FakeClock
-from pyresilience_fastapi import GuardDependency, GuardMiddleware, guard
+from pyresilience_fastapi import (
+    GuardDependency,
+    GuardMiddleware,
+    guard,
+    install_error_handlers,
+    resilience_lifespan,
+)
 
 Guarded = [Depends(guard("inbound"))]
 
@@ -359,3 +370,77 @@ def http_scope(path: str) -> dict[str, Any]:
         "client": ("127.0.0.1", 1234),
         "server": ("127.0.0.1", 80),
     }
+
+
+def test_lifespan_and_middleware_work_on_a_plain_starlette_app(
+    registry: ResilienceRegistry,
+) -> None:
+    """Without FastAPI, the hook maps errors and the middleware guards."""
+    registry.register("inbound", limited(max_calls=2))
+
+    async def ok(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def open_breaker(request: Request) -> PlainTextResponse:
+        raise CircuitOpenError("open", policy="pay", retry_after=3.0)
+
+    inner = Starlette(routes=[Route("/", ok), Route("/open", open_breaker)])
+    # A mounted app has exception handlers of its own; the hook only sees
+    # the app whose lifespan it is.
+    install_error_handlers(inner)
+    app = Starlette(
+        routes=[Mount("/api", app=GuardMiddleware(inner, policy="inbound"))],
+        lifespan=resilience_lifespan(registry),
+    )
+
+    with TestClient(app) as client:
+        first = client.get("/api/")
+        opened = client.get("/api/open")
+        limited_out = client.get("/api/")
+
+    assert first.text == "ok"
+    assert opened.status_code == 503
+    assert opened.headers["Retry-After"] == "3"
+    assert opened.json() == {"detail": "open", "policy": "pay"}
+    assert limited_out.status_code == 429
+    assert limited_out.json()["policy"] == "inbound"
+
+
+def test_errors_pass_unchanged_through_a_guard_without_breaker(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """With only a limiter and a bulkhead, an endpoint's error stays itself."""
+    registry.register(
+        "inbound",
+        ResilienceConfig(
+            rate_limiter=RateLimiterConfig(max_calls=10),
+            bulkhead=BulkheadConfig(max_concurrent=1),
+        ),
+    )
+    app = make_app()
+
+    @app.get("/dep", dependencies=Guarded)
+    async def dep() -> None:
+        raise LookupError("endpoint's own error")
+
+    with TestClient(app) as client, pytest.raises(LookupError, match="own error"):
+        client.get("/dep")
+    assert registry.status()["inbound"].bulkhead.in_flight == 0
+
+
+def test_middleware_passes_errors_unchanged_without_breaker(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """The middleware re-raises the app's own error when there is no breaker."""
+    registry.register(
+        "inbound", ResilienceConfig(bulkhead=BulkheadConfig(max_concurrent=1))
+    )
+    app = guarded_app(make_app)
+
+    @app.get("/")
+    async def endpoint() -> None:
+        raise LookupError("endpoint's own error")
+
+    with TestClient(app) as client, pytest.raises(LookupError, match="own error"):
+        client.get("/")
+    assert registry.status()["inbound"].bulkhead.in_flight == 0
