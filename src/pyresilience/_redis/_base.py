@@ -65,24 +65,31 @@ class RemoteBackend(Generic[LocalT]):
 
     def _run(self, script: Script, numkeys: int, args: tuple[Any, ...]) -> Any:
         """Run ``script``; return its reply, or None when the store failed."""
+        health = self._health
+        was_up = health.up
         try:
             reply = script.run(self._store._sync_client(), numkeys, args)
         except STORE_ERRORS as exc:
-            self._health.failed(exc, self.name)
+            health.failed(exc, self.name)
             return None
-        if not self._health.up:
-            self._health.succeeded(self.name)
+        if not (was_up or health.up):
+            # Only a try made during the outage proves the server is back; a
+            # reply to a request sent before another thread saw the failure
+            # proves nothing.
+            health.succeeded(self.name)
         return reply
 
     async def _arun(self, script: Script, numkeys: int, args: tuple[Any, ...]) -> Any:
         """Async twin of :meth:`_run`."""
+        health = self._health
+        was_up = health.up
         try:
             reply = await script.arun(self._store._async_client(), numkeys, args)
         except STORE_ERRORS as exc:
-            self._health.failed(exc, self.name)
+            health.failed(exc, self.name)
             return None
-        if not self._health.up:
-            self._health.succeeded(self.name)
+        if not (was_up or health.up):
+            health.succeeded(self.name)
         return reply
 
     def _command(self, *command: Any) -> bool:
