@@ -91,6 +91,8 @@ class _GuardBase:
     def _outcome(self, error: BaseException | None) -> tuple[bool, bool] | None:
         """(success, slow) to record, or None when nothing may be counted."""
         runtime = self.runtime
+        if runtime.breaker is None:
+            return None  # nothing to report to
         if error is not None and not isinstance(error, Exception):
             return None  # interrupts and cancellation count for nothing
         if isinstance(error, RejectedError):

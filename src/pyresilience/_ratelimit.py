@@ -32,12 +32,20 @@ class LocalRateLimiterState:
         self._starts: deque[float] = deque()
         self._period = config.period
         self._limit = config.max_calls
+        self._latest = float("-inf")
 
     def reserve(self, now: float, max_wait: float) -> Reservation | None:
         """Reserve the earliest allowed start, if it is within ``max_wait``."""
         # Written out in one frame: this runs on every rate-limited call.
         starts, period, limit = self._starts, self._period, self._limit
         with self._lock:
+            # Threads read the clock before taking the lock, so a caller may
+            # arrive with a reading older than one already used here; time
+            # never goes backwards for the limiter.
+            if now < self._latest:
+                now = self._latest
+            else:
+                self._latest = now
             horizon = now - period
             while starts and starts[0] <= horizon:
                 starts.popleft()

@@ -113,3 +113,11 @@ async def test_async_limiter_as_context_manager(clock: FakeClock) -> None:
     with pytest.raises(RateLimitExceededError):
         async with limiter:
             pass
+
+
+def test_threads_with_stale_clock_readings_are_not_rejected() -> None:
+    """A caller whose clock reading predates another's reservation still fits."""
+    state = LocalRateLimiterState(RateLimiterConfig(max_calls=100, period=1.0))
+    assert state.reserve(10.002, 0.0) is not None  # a later reading wins the lock
+    reservation = state.reserve(10.001, 0.0)  # an earlier reading arrives second
+    assert reservation is not None and reservation.wait == 0.0

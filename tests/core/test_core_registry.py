@@ -268,3 +268,16 @@ def test_shutdown_drains_in_flight_calls(registry) -> None:
     worker.join(5)
     assert registry.in_flight == 0
     assert registry.shutdown(timeout=0.1) is True
+
+
+async def test_guard_without_breaker_lets_the_block_error_through(registry) -> None:
+    """A guard with no breaker re-raises the block's own error, sync and async."""
+    registry.register(
+        "in", ResilienceConfig(rate_limiter=RateLimiterConfig(max_calls=5))
+    )
+    policy = registry.policy("in")
+    with pytest.raises(ValueError, match="own error"), policy.guard():
+        raise ValueError("the block's own error")
+    with pytest.raises(ValueError, match="own error"):
+        async with policy.aguard():
+            raise ValueError("the block's own error")
