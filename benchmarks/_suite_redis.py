@@ -34,9 +34,8 @@ _names = itertools.count()
 
 def _redis() -> Any:
     try:
-        import redis.asyncio
-
         import redis
+        import redis.asyncio
     except ImportError as exc:
         raise Unavailable(f"the redis package is not installed ({exc})") from None
     return redis

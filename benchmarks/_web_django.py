@@ -20,9 +20,8 @@ MIDDLEWARE = "pyresilience_django.middleware.ResilienceMiddleware"
 @functools.cache
 def _setup() -> None:
     try:
-        from django.conf import settings
-
         import django
+        from django.conf import settings
     except ImportError as exc:
         raise Unavailable(f"django is not installed ({exc})") from None
 

@@ -55,6 +55,7 @@ async def _payload() -> dict[str, bool]:
 
 def _resilient_app() -> Any:
     from fastapi import Depends, FastAPI
+
     from pyresilience import ResilienceRegistry
     from pyresilience_fastapi import guard, resilience, resilience_lifespan
 
@@ -101,9 +102,8 @@ class Apps:
 
     def __enter__(self) -> "Apps":
         try:
-            import httpx  # noqa: F401
-
             import fastapi  # noqa: F401
+            import httpx  # noqa: F401
         except ImportError as exc:
             raise Unavailable(f"fastapi or httpx is not installed ({exc})") from None
         return self

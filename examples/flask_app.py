@@ -26,8 +26,8 @@ from dataclasses import asdict
 from typing import Any
 
 import httpx
-
 from flask import Blueprint, Flask, current_app, jsonify
+
 from pyresilience_flask import Resilience
 
 #: Both policies in the loader's plain-data format, durations in seconds.

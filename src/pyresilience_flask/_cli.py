@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
-from flask import current_app
 from pyresilience import PolicyStatus, UnknownPolicyError
 
 from ._registry import registry_of

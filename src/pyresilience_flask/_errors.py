@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from flask import Flask, current_app, jsonify, request
 from werkzeug.exceptions import (
     GatewayTimeout,
     HTTPException,
@@ -31,7 +32,6 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
-from flask import Flask, current_app, jsonify, request
 from pyresilience import (
     BulkheadFullError,
     CircuitOpenError,

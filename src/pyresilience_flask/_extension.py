@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import Flask
+
 from pyresilience import Policy, ResilienceRegistry
 
 from ._cli import resilience_cli

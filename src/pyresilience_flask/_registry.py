@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, has_app_context
+
 from pyresilience import ResilienceRegistry
 
 from ._constants import EXTENSION_KEY

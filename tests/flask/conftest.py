@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from flask import Flask
+
 from pyresilience_flask import EXTENSION_KEY, Resilience
 
 MakeApp = Callable[..., Flask]

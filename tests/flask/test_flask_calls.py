@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from flask import Flask, abort, current_app, request
+
 from pyresilience import CircuitState
 from pyresilience_flask import EXTENSION_KEY, Resilience
 

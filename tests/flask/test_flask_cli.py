@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 
 import pytest
-
 from flask import Flask
+
 from pyresilience import CircuitState
 from pyresilience.testing import FakeClock
 from pyresilience_flask import EXTENSION_KEY, Resilience

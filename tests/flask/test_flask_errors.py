@@ -6,9 +6,8 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from pyresilience.testing import FakeClock
-
 from flask import Blueprint, Flask
+
 from pyresilience import (
     BulkheadFullError,
     CircuitOpenError,
@@ -17,6 +16,7 @@ from pyresilience import (
     ResilienceError,
     ResilienceTimeoutError,
 )
+from pyresilience.testing import FakeClock
 from pyresilience_flask import Resilience
 
 MakeApp = Callable[..., Flask]

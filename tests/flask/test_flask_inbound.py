@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from pyresilience.testing import FakeClock
-
 from flask import Flask, abort
+
+from pyresilience.testing import FakeClock
 from pyresilience_flask import EXTENSION_KEY, Resilience
 
 MakeApp = Callable[..., Flask]

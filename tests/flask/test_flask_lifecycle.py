@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from flask import Flask
+
 from pyresilience_flask import EXTENSION_KEY
 from pyresilience_flask._lifecycle import shutdown_all
 

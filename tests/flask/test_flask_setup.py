@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from flask import Flask
 from pyresilience import (
     CircuitState,
     ConfigError,
