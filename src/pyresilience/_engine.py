@@ -142,6 +142,16 @@ class PolicyRuntime:
             self.breaker or self.limiter or self.bulkhead or self.per_attempt_timeout
         )
         self.bare = self.bare and not self.total_timeout and self.emit is None
+        # The commonest wrapper, a lone in-process count-mode breaker, gets
+        # a path with no attempt frame at all while the breaker is closed.
+        self.plain_breaker = (
+            self.quiet_breaker
+            if self.single
+            and not (self.limiter or self.bulkhead or self.timeout)
+            and self.emit is None
+            and not self.slow_limit
+            else None
+        )
 
     def name_of(self, fn: Callable[..., Any], *, is_async: bool) -> str:
         """Check that ``fn`` suits this kind of call and return its name.
@@ -371,7 +381,19 @@ class PolicyRuntime:
                     if self.emit is None:
                         raise CircuitOpenError.fast(self.name or fname, wait)
                     self._reject_circuit(fname, 1, Permit(False, False, wait))
-            if self.single:
+            plain = self.plain_breaker
+            if plain is not None and plain.state is _CLOSED:
+                # Breaker only, closed: run the function right here.
+                try:
+                    result = fn(*args, **kwargs)
+                except RejectedError:
+                    raise
+                except Exception as error:
+                    self._count_plain_failure(fname, error)
+                    raise
+                if plain.consecutive_failures:
+                    plain.record(self.monotonic(), success=True, slow=False, probe=0)
+            elif self.single:
                 result = self._attempt(fn, fname, args, kwargs, 1, None)
             else:
                 result = self._retry(fn, fname, args, kwargs)
@@ -381,6 +403,18 @@ class PolicyRuntime:
         finally:
             if calls is not None:
                 calls.pop()
+
+    def _count_plain_failure(self, fname: str, error: Exception) -> None:
+        plain = self.plain_breaker
+        assert plain is not None
+        transitions = plain.record(
+            self.monotonic(),
+            success=not self._counts_as_failure(error),
+            slow=False,
+            probe=0,
+        )
+        if transitions:
+            self._announce(fname, transitions)
 
     def _cacheable(self, result: object) -> bool:
         retry = self.retry
@@ -676,7 +710,18 @@ class PolicyRuntime:
                     if self.emit is None:
                         raise CircuitOpenError.fast(self.name or fname, wait)
                     self._reject_circuit(fname, 1, Permit(False, False, wait))
-            if self.single:
+            plain = self.plain_breaker
+            if plain is not None and plain.state is _CLOSED:
+                try:
+                    result = await fn(*args, **kwargs)
+                except RejectedError:
+                    raise
+                except Exception as error:
+                    self._count_plain_failure(fname, error)
+                    raise
+                if plain.consecutive_failures:
+                    plain.record(self.monotonic(), success=True, slow=False, probe=0)
+            elif self.single:
                 result = await self._aattempt(fn, fname, args, kwargs, 1, None)
             else:
                 result = await self._aretry(fn, fname, args, kwargs)
