@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import socket
 import threading
@@ -69,3 +70,48 @@ class ServerThread:
         self.server.should_exit = True
         self.thread.join(10)
         self.socket.close()
+
+
+def http_scope(path: str) -> dict[str, Any]:
+    """A minimal ASGI ``http`` scope for ``GET path``."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+class RawExchange:
+    """The client side of one ASGI request: an empty body, then a disconnect.
+
+    After the request body, ``receive`` waits until the response is complete
+    before reporting the disconnect, as a server would; Starlette versions
+    that listen for a disconnect while streaming would otherwise spin.
+    ``on_send`` sees every message as it is sent.
+    """
+
+    def __init__(self, on_send: Callable[[dict[str, Any]], None]) -> None:
+        self.on_send = on_send
+        self._requested = False
+        self._done = asyncio.Event()
+
+    async def receive(self) -> dict[str, Any]:
+        if not self._requested:
+            self._requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await self._done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.on_send(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            self._done.set()
