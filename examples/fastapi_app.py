@@ -26,9 +26,9 @@ from dataclasses import asdict
 from typing import Annotated, Any
 
 import httpx
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from fastapi import APIRouter, Depends, FastAPI, Request
 from pyresilience import ResilienceRegistry
 from pyresilience_fastapi import (
     PolicyHandle,

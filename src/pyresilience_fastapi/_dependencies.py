@@ -64,22 +64,19 @@ class GuardDependency:
 
     async def __call__(self, connection: HTTPConnection) -> AsyncIterator[None]:
         """Hold the policy's guard for the lifetime of the request."""
-        policy = (await provide_registry(connection)).policy(self.name)
-        # Without a breaker there is no verdict to give, and the core guard
-        # must not see the error then (see docs/requests/fastapi.md).
-        judged = policy.circuit_breaker is not None
-        held: Exception | None = None
-        async with policy.aguard():
+        registry = await provide_registry(connection)
+        client_error: Exception | None = None
+        async with registry.policy(self.name).aguard():
             try:
                 yield
-            except Exception as exc:
-                if judged and not _is_client_error(exc):
+            except (HTTPException, RequestValidationError) as exc:
+                if not _is_client_error(exc):
                     raise
                 # Leave the guard cleanly first: a client's mistake says
                 # nothing about the health of this service.
-                held = exc
-        if held is not None:
-            raise held
+                client_error = exc
+        if client_error is not None:
+            raise client_error
 
     def __repr__(self) -> str:
         return f"guard({self.name!r})"

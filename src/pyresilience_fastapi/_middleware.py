@@ -77,21 +77,12 @@ class GuardMiddleware:
             await send(message)
 
         policy = self._registry_for(scope).policy(self.policy)
-        # Without a breaker there is no verdict to give, and the core guard
-        # must not see the error then (see docs/requests/fastapi.md).
-        judged = policy.circuit_breaker is not None
         admitted = False
-        held: Exception | None = None
         try:
             async with policy.aguard():
                 admitted = True
-                try:
-                    await self.app(scope, receive, send_and_watch)
-                except Exception as exc:
-                    if judged:
-                        raise
-                    held = exc
-                if judged and status >= 500:
+                await self.app(scope, receive, send_and_watch)
+                if status >= 500:
                     raise _ServerErrorStatus(status)
         except _ServerErrorStatus:
             pass  # already sent; it only had to be seen by the breaker
@@ -99,8 +90,6 @@ class GuardMiddleware:
             if admitted:
                 raise
             await error_response(exc)(scope, receive, send)
-        if held is not None:
-            raise held
 
     def _registry_for(self, scope: Scope) -> ResilienceRegistry:
         if self.registry is not None:
