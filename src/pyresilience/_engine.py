@@ -201,8 +201,9 @@ class PolicyRuntime:
 
     def _refuse_if_closed(self) -> None:
         if not (self.gate.accepting and PROCESS_GATE.accepting):
+            where = "the registry is" if self.name else "pyresilience is"
             raise ShutdownError(
-                "calls are not accepted: the registry is shut down", policy=self.name
+                f"calls are not accepted: {where} shut down", policy=self.name
             )
 
     def _should_retry(self, error: Exception) -> bool:
@@ -273,7 +274,8 @@ class PolicyRuntime:
         assert self.limiter is not None and self.config.rate_limiter is not None
         limit = self.config.rate_limiter
         error = RateLimitExceededError(
-            f"rate limit of {limit.max_calls} calls per {limit.period:g}s "
+            f"rate limit of {limit.max_calls} call{'s' if limit.max_calls > 1 else ''} "
+            f"per {limit.period:g}s "
             f"exceeded for {self.name or fname}",
             policy=self.name,
             retry_after=self.limiter.next_free(self.monotonic()),
@@ -471,6 +473,8 @@ class PolicyRuntime:
                     last_error = error
                     if retry is None or not self._should_retry(error):
                         raise
+                    if attempt < attempts:
+                        self._stop_if_breaker_opened(fname, attempt, error)
                     delay = self._plan_retry(fname, attempt, attempts, error, deadline)
                     if delay is None:
                         raise
@@ -490,6 +494,29 @@ class PolicyRuntime:
             # The raised error's traceback holds this frame; clearing the
             # local avoids a reference cycle per failed call.
             last_error = None
+
+    def _stop_if_breaker_opened(
+        self, fname: str, attempt: int, cause: Exception
+    ) -> None:
+        """End the retry loop at once when this failure opened the breaker.
+
+        Sleeping a back-off only to be rejected would delay the caller for
+        nothing. (An in-process breaker can tell cheaply; a shared one is
+        asked on the next attempt.)
+        """
+        rejects = self.rejects
+        if rejects is None or self.breaker_state.state is not _OPEN:  # type: ignore[union-attr]
+            return
+        wait = rejects(self.monotonic())
+        if not wait:
+            return
+        error = circuit_open_error(self.name or fname, Permit(False, False, wait))
+        if self.emit is not None:
+            self.emit(EventType.CIRCUIT_REJECTED, fname, attempt + 1, error)
+        try:
+            raise error from cause
+        finally:
+            del error
 
     def _plan_retry(
         self,
@@ -598,6 +625,7 @@ class PolicyRuntime:
                     pool_size=self.timeout.pool_size,
                     policy=self.name or fname,
                     on_finish=on_finish,
+                    total=self.timeout.seconds if deadline is not None else None,
                 )
         except RejectedError:
             if permit is not None and permit.probe:
@@ -777,6 +805,8 @@ class PolicyRuntime:
                     last_error = error
                     if retry is None or not self._should_retry(error):
                         raise
+                    if attempt < attempts:
+                        self._stop_if_breaker_opened(fname, attempt, error)
                     delay = await self._aplan_retry(
                         fname, attempt, attempts, error, deadline
                     )
@@ -871,7 +901,12 @@ class PolicyRuntime:
                 limit = self._attempt_limit(deadline, fname)
                 ran = True
                 result = await call_with_timeout_async(
-                    fn, args, kwargs, limit, policy=self.name or fname
+                    fn,
+                    args,
+                    kwargs,
+                    limit,
+                    policy=self.name or fname,
+                    total=self.timeout.seconds if deadline is not None else None,
                 )
         except RejectedError:
             if permit is not None and permit.probe:

@@ -219,11 +219,14 @@ def call_with_timeout(
     pool_size: int | None = None,
     policy: str | None = None,
     on_finish: Callable[[], None] | None = None,
+    total: float | None = None,
 ) -> T:
     """Run ``fn`` in a worker and wait at most ``seconds`` once it starts.
 
     ``on_finish`` runs exactly once when ``fn`` returns or raises, even after
     the caller gave up waiting (or at once if the call never started).
+    ``total`` is the whole call's deadline when ``seconds`` is what is left
+    of it; errors then report the deadline, not the remainder.
     """
     pool = _pool(pool_size)
     job = _Job(fn, args, kwargs, on_finish)
@@ -242,11 +245,7 @@ def call_with_timeout(
         remaining = limit - (time.monotonic() - job.started_at)
         if not job.done.wait(max(remaining, 0.0)):
             pool.abandon(job)
-            raise ResilienceTimeoutError(
-                f"{_name(fn)} timed out after {seconds:g}s",
-                policy=policy,
-                seconds=seconds,
-            )
+            raise _timed_out(fn, seconds, total, policy)
     except BaseException:
         pool.abandon(job)
         raise
@@ -265,6 +264,7 @@ if sys.version_info >= (3, 11):
         seconds: float,
         *,
         policy: str | None = None,
+        total: float | None = None,
     ) -> T:
         """Await ``fn`` for at most ``seconds``; cancel it when time is up."""
         scope = asyncio.timeout(seconds)
@@ -276,11 +276,7 @@ if sys.version_info >= (3, 11):
             # by the function itself passes through untouched.
             if not scope.expired():
                 raise
-            raise ResilienceTimeoutError(
-                f"{_name(fn)} timed out after {seconds:g}s",
-                policy=policy,
-                seconds=seconds,
-            ) from error
+            raise _timed_out(fn, seconds, total, policy) from error
 
 else:  # pragma: no cover - exercised on Python 3.10 only
 
@@ -291,6 +287,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
         seconds: float,
         *,
         policy: str | None = None,
+        total: float | None = None,
     ) -> T:
         """Await ``fn`` for at most ``seconds``; cancel it when time is up."""
         task = asyncio.ensure_future(fn(*args, **kwargs))
@@ -301,11 +298,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
                 await task
             except asyncio.CancelledError:
                 pass
-            raise ResilienceTimeoutError(
-                f"{_name(fn)} timed out after {seconds:g}s",
-                policy=policy,
-                seconds=seconds,
-            )
+            raise _timed_out(fn, seconds, total, policy)
         return task.result()
 
 
@@ -326,6 +319,20 @@ def shutdown_workers() -> None:
         pools = list(_pools.values())
     for pool in pools:
         pool.stop()
+
+
+def _timed_out(
+    fn: object, seconds: float, total: float | None, policy: str | None
+) -> ResilienceTimeoutError:
+    if total is not None:
+        return ResilienceTimeoutError(
+            f"{_name(fn)} ran past the total deadline of {total:g}s",
+            policy=policy,
+            seconds=total,
+        )
+    return ResilienceTimeoutError(
+        f"{_name(fn)} timed out after {seconds:g}s", policy=policy, seconds=seconds
+    )
 
 
 def _name(fn: object) -> str:

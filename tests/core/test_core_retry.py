@@ -169,6 +169,21 @@ def test_open_breaker_stops_the_retry_loop(clock: FakeClock) -> None:
         wrapped()
     assert fn.calls == 3
     assert isinstance(caught.value.__cause__, ConnectionError)
+    assert clock.sleeps == []  # no back-off after the failure that opened it
+
+
+def test_no_backoff_is_slept_after_the_breaker_opens(clock: FakeClock) -> None:
+    """The loop stops at the failure that opens the breaker, before sleeping."""
+    fn = Flaky(100)
+    wrapped = resilient(
+        retry=RetryConfig(max_attempts=5, delay=1.0, jitter=False),
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=2),
+        clock=clock,
+    )(fn)
+    with pytest.raises(CircuitOpenError):
+        wrapped()
+    assert fn.calls == 2
+    assert clock.sleeps == [1.0]
 
 
 def test_retry_budget_is_shared_and_stops_retries(registry, clock) -> None:
