@@ -28,7 +28,7 @@ from .conf import KEYS, SETTING
 
 __all__ = ["Build", "Problem", "build", "key_path"]
 
-_DOCS = "See docs/django.md, section Settings."
+_DOCS = "See the pyresilience README, section Django, for the RESILIENCE setting."
 
 T = TypeVar("T")
 
