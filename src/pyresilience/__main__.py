@@ -48,6 +48,11 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="pyresilience",
         description="pyresilience command line tools.",
     )
+    from . import __version__
+
+    parser.add_argument(
+        "--version", action="version", version=f"pyresilience {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     demo = commands.add_parser(

@@ -203,3 +203,16 @@ def test_without_httpx_the_demo_says_what_to_install(
     )
     assert main(["demo", "--scenes", "core"]) == 2
     assert "the demo needs httpx: pip install httpx" in capsys.readouterr().err
+
+
+def test_version_flag_prints_the_installed_version(capsys) -> None:
+    """`pyresilience --version` prints the package version and exits 0."""
+    import pytest
+
+    import pyresilience
+    from pyresilience.__main__ import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--version"])
+    assert caught.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pyresilience {pyresilience.__version__}"
