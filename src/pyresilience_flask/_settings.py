@@ -44,6 +44,7 @@ class ResilienceSettings:
             ConfigError: A value has the wrong type; the message names the
                 key, the value and what is allowed.
         """
+        _refuse_unknown_keys(config)
         http_errors = config.get(ConfigKeys.HTTP_ERRORS, True)
         if not isinstance(http_errors, bool):
             raise ConfigError(
@@ -91,3 +92,23 @@ class ResilienceSettings:
         for name, policy in policies.items():
             registry.register(name, pass_http_errors(policy))
         return registry
+
+
+_KNOWN_KEYS = (
+    ConfigKeys.POLICIES,
+    ConfigKeys.DEFAULT,
+    ConfigKeys.STORE,
+    ConfigKeys.HTTP_ERRORS,
+    ConfigKeys.CLOCK,
+)
+
+
+def _refuse_unknown_keys(config: Mapping[str, Any]) -> None:
+    """A misspelt ``RESILIENCE_*`` key would otherwise be ignored silently."""
+    for key in config:
+        ours = isinstance(key, str) and key.startswith("RESILIENCE_")
+        if ours and key not in _KNOWN_KEYS:
+            raise ConfigError(
+                f"unknown setting {key!r}; allowed: {', '.join(_KNOWN_KEYS)}",
+                path=config_path(key),
+            )

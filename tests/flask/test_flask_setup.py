@@ -238,3 +238,12 @@ def test_public_surface_is_explicit() -> None:
         assert hasattr(pyresilience_flask, name)
     assert Resilience.__module__ == "pyresilience_flask"
     assert ConfigKeys.POLICIES == "RESILIENCE_POLICIES"
+
+
+def test_misspelt_resilience_key_fails_at_init_app(make_app: MakeApp) -> None:
+    """An unknown RESILIENCE_* key is named, with the allowed ones."""
+    with pytest.raises(ConfigError) as caught:
+        make_app(RESILIENCE_POLICY=PAYMENT)
+    message = str(caught.value)
+    assert message.startswith('app.config["RESILIENCE_POLICY"]: ')
+    assert "RESILIENCE_POLICIES" in message
