@@ -106,8 +106,7 @@ _KNOWN_KEYS = (
 def _refuse_unknown_keys(config: Mapping[str, Any]) -> None:
     """A misspelt ``RESILIENCE_*`` key would otherwise be ignored silently."""
     for key in config:
-        ours = isinstance(key, str) and key.startswith("RESILIENCE_")
-        if ours and key not in _KNOWN_KEYS:
+        if str(key).startswith("RESILIENCE_") and key not in _KNOWN_KEYS:
             raise ConfigError(
                 f"unknown setting {key!r}; allowed: {', '.join(_KNOWN_KEYS)}",
                 path=config_path(key),
