@@ -87,7 +87,12 @@ def handle_resilience_error(exc: ResilienceError) -> Any:
             error=code,
             message=str(exc),
             policy=exc.policy,
-            retry_after=exc.retry_after,
+            # Whole seconds, like the header; None when the wait is unknown.
+            retry_after=(
+                None
+                if exc.retry_after is None
+                else int(retry_after_header(exc.retry_after))
+            ),
         )
         rendered.status_code = http_error.code or 500
 
