@@ -260,14 +260,7 @@ class AsyncPipeline(RuntimeState):
                 await self._acancel(reservation.token)
             raise
         except Exception as error:
-            if breaker is not None:
-                await self._arecord(
-                    fname,
-                    permit,  # type: ignore[arg-type]
-                    success=not self._counts_as_failure(error),
-                    slow=self._is_slow(started),
-                    now=monotonic(),
-                )
+            # The attempt's own event first, then any state change it caused.
             if emit is not None:
                 kind = (
                     EventType.TIMEOUT
@@ -275,6 +268,15 @@ class AsyncPipeline(RuntimeState):
                     else EventType.FAILURE
                 )
                 emit(kind, fname, attempt, error)
+            if breaker is not None:
+                await self._arecord(
+                    fname,
+                    permit,  # type: ignore[arg-type]
+                    success=not self._counts_as_failure(error),
+                    slow=self._is_slow(started),
+                    now=monotonic(),
+                    attempt=attempt,
+                )
             raise
         except BaseException:
             # Cancellation and interrupts: hand back what was taken, count nothing.
@@ -321,6 +323,7 @@ class AsyncPipeline(RuntimeState):
         success: bool,
         slow: bool,
         now: float | None = None,
+        attempt: int = 0,
     ) -> None:
         breaker = self.breaker_state
         assert breaker is not None
@@ -335,7 +338,7 @@ class AsyncPipeline(RuntimeState):
                 now, success=success, slow=slow, probe=permit.probe
             )
         if transitions:
-            self._announce(fname, transitions)
+            self._announce(fname, transitions, attempt)
 
     async def _arelease_probe(self, permit: Permit) -> None:
         breaker = self.breaker_state

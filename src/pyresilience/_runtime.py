@@ -225,12 +225,15 @@ class RuntimeState:
         limit = self.slow_limit
         return bool(limit) and self.monotonic() - started >= limit
 
-    def _announce(self, fname: str, transitions: tuple[Transition, ...]) -> None:
+    def _announce(
+        self, fname: str, transitions: tuple[Transition, ...], attempt: int = 0
+    ) -> None:
         if self.emit is not None:
             for transition in transitions:
                 self.emit(
                     transition_event(transition),
                     fname,
+                    attempt,
                     detail=f"{transition.old.value} -> {transition.new.value}",
                 )
 

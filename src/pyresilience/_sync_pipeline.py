@@ -267,6 +267,14 @@ class SyncPipeline(RuntimeState):
                 limiter.cancel(reservation.token)  # type: ignore[union-attr]
             raise
         except Exception as error:
+            # The attempt's own event first, then any state change it caused.
+            if emit is not None:
+                kind = (
+                    EventType.TIMEOUT
+                    if isinstance(error, ResilienceTimeoutError)
+                    else EventType.FAILURE
+                )
+                emit(kind, fname, attempt, error)
             if breaker is not None:
                 self._announce(
                     fname,
@@ -276,14 +284,8 @@ class SyncPipeline(RuntimeState):
                         slow=self._is_slow(started),
                         probe=permit.probe,  # type: ignore[union-attr]
                     ),
+                    attempt,
                 )
-            if emit is not None:
-                kind = (
-                    EventType.TIMEOUT
-                    if isinstance(error, ResilienceTimeoutError)
-                    else EventType.FAILURE
-                )
-                emit(kind, fname, attempt, error)
             raise
         except BaseException:
             # Interrupts and cancellation: hand back what was taken, count nothing.

@@ -198,3 +198,19 @@ def test_json_event_logger_writes_one_json_object(clock, caplog) -> None:
     assert kinds == ["failure", "retry", "failure", "retry_exhausted"]
     assert records[3]["error"] == "ConnectionError: "
     assert caplog.records[3].levelno == logging.WARNING
+
+
+def test_failure_is_reported_before_the_opening_it_causes(clock: FakeClock) -> None:
+    """FAILURE comes first, then CIRCUIT_OPEN with the same attempt number."""
+    events: list[ResilienceEvent] = []
+    wrapped = resilient(
+        retry=RetryConfig(max_attempts=3, delay=0),
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=2),
+        listeners=[events.append],
+        clock=clock,
+    )(_fail)
+    with pytest.raises(CircuitOpenError):
+        wrapped()
+    kinds = [(e.event_type, e.attempt) for e in events]
+    opened = kinds.index((EventType.CIRCUIT_OPEN, 2))
+    assert kinds[opened - 1] == (EventType.FAILURE, 2)
