@@ -12,6 +12,7 @@ Quick start::
 
 from __future__ import annotations
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as _version
 
@@ -132,6 +133,9 @@ __all__ = [
     "strict_policy",
     "timeout_worker_stats",
 ]
+
+# A library never configures logging; this only silences "no handler" output.
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # Show the public path in reprs and tracebacks, not the private module.
 for _name in __all__:

@@ -23,7 +23,7 @@ __all__ = [
     "resilience_context",
 ]
 
-logger = logging.getLogger("pyresilience.events")
+logger = logging.getLogger(__name__)
 
 #: Per-task metadata (request id, tenant, ...) copied into every event's
 #: ``context``. Set it with ``resilience_context.set({...})``.

@@ -143,7 +143,7 @@ def test_raising_listener_is_logged_and_call_still_works(clock, caplog) -> None:
     wrapped = resilient(
         retry=RetryConfig(max_attempts=2, delay=0), listeners=[broken], clock=clock
     )(_ok)
-    with caplog.at_level(logging.ERROR, logger="pyresilience.events"):
+    with caplog.at_level(logging.ERROR, logger="pyresilience._events"):
         assert wrapped() == "ok"
     assert "listener_failed" in caplog.text
     assert "listener bug" in caplog.text
