@@ -95,7 +95,10 @@ class AsyncPipeline(RuntimeState):
                 if plain.consecutive_failures:
                     plain.record(self.monotonic(), success=True, slow=False, probe=0)
             elif self.single:
-                result = await self._aattempt(fn, fname, args, kwargs, 1, None)
+                if self.bare:
+                    result = await fn(*args, **kwargs)
+                else:
+                    result = await self._aattempt(fn, fname, args, kwargs, 1, None)
             else:
                 result = await self._aretry(fn, fname, args, kwargs)
             if key is not None and self._cacheable(result):

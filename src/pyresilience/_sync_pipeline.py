@@ -105,7 +105,12 @@ class SyncPipeline(RuntimeState):
                 if plain.consecutive_failures:
                     plain.record(self.monotonic(), success=True, slow=False, probe=0)
             elif self.single:
-                result = self._attempt(fn, fname, args, kwargs, 1, None)
+                # Nothing to do per attempt (e.g. only a fallback or a cache):
+                # call the function itself.
+                if self.bare:
+                    result = fn(*args, **kwargs)
+                else:
+                    result = self._attempt(fn, fname, args, kwargs, 1, None)
             else:
                 result = self._retry(fn, fname, args, kwargs)
             if key is not None and self._cacheable(result):
