@@ -39,6 +39,22 @@ def test_a_store_needs_somewhere_to_connect() -> None:
         ({"max_backoff": float("inf")}, ValueError, r"RedisStore.max_backoff"),
         ({"prefix": ""}, ValueError, r"RedisStore.prefix must be a non-empty string"),
         ({"url": 6379}, TypeError, r"RedisStore.url must be a string"),
+        (
+            {"url": "redis://127.0.0.1:web/0"},
+            ValueError,
+            r"RedisStore.url: redis://127.0.0.1:web/0 is not valid: Port",
+        ),
+        ({"url": "redis://127.0.0.1:99999/0"}, ValueError, r"out of range"),
+        (
+            {"url": "redis://127.0.0.1:6379/0?socket_timeout=soon"},
+            ValueError,
+            r"RedisStore.url: .* is not valid: .*socket_timeout",
+        ),
+        (
+            {"url": "redis://app:s3cret@[::1/0"},
+            ValueError,
+            r"RedisStore.url: the URL given is not valid: Invalid IPv6 URL",
+        ),
     ],
 )
 def test_bad_settings_name_the_field_and_value(

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 __all__ = [
     "abandon_async",
     "async_twin",
+    "check_url",
     "describe_url",
     "make_async",
     "make_sync",
@@ -133,6 +134,13 @@ def _close_transport(transport: Any) -> None:
         sock.close()
     transport._sock = None
     transport._closing = True
+
+
+def check_url(url: str) -> None:
+    """Raise ``ValueError`` if redis-py could not connect with ``url``."""
+    from redis.connection import parse_url
+
+    parse_url(url)  # type: ignore[no-untyped-call]
 
 
 def describe_url(url: str) -> str:

@@ -51,11 +51,20 @@ def _positive(field: str, value: object) -> float:
 
 
 def _check_url(url: object) -> None:
-    if url is not None and not isinstance(url, str):
+    if url is None:
+        return
+    if not isinstance(url, str):
         raise TypeError(
             f"RedisStore.url must be a string such as 'redis://127.0.0.1:6379/0', "
             f"got {url!r} ({type(url).__name__})"
         )
+    # redis-py reads the URL only when it first connects; a bad port or query
+    # value would then fail every call instead of failing here, at start-up.
+    try:
+        _clients.check_url(url)
+    except ValueError as exc:
+        shown = url if "@" not in url else "the URL given"
+        raise ValueError(f"RedisStore.url: {shown} is not valid: {exc}") from None
 
 
 def _check_prefix(prefix: object) -> None:
