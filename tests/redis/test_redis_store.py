@@ -38,6 +38,7 @@ def test_a_store_needs_somewhere_to_connect() -> None:
         ({"lease_ttl": -1.0}, ValueError, r"RedisStore.lease_ttl must be > 0"),
         ({"max_backoff": float("inf")}, ValueError, r"RedisStore.max_backoff"),
         ({"prefix": ""}, ValueError, r"RedisStore.prefix must be a non-empty string"),
+        ({"prefix": "app\udcff"}, ValueError, r"RedisStore.prefix must be encodable"),
         ({"url": 6379}, TypeError, r"RedisStore.url must be a string"),
         (
             {"url": "redis://127.0.0.1:web/0"},
@@ -245,3 +246,20 @@ def test_a_missing_server_binary_fails_when_redis_is_required(
 
     with pytest.raises(pytest.fail.Exception, match="PYRESILIENCE_REQUIRE_REDIS=1"):
         redis_support.redis_binary()
+
+
+def test_names_that_are_not_utf8_get_their_own_keys(
+    store: RedisStore, redis_server: RedisServer, prefix: str
+) -> None:
+    """A name with a lone surrogate works, and never meets its escaped spelling."""
+    config = RateLimiterConfig(max_calls=1, period=10)
+    odd = store.rate_limiter("disk\udcff", config)
+    spelled = store.rate_limiter("disk%uDCFF", config)
+
+    assert odd.reserve(0.0, 0.0) is not None
+    assert spelled.reserve(0.0, 0.0) is not None
+    with redis_server.client() as admin:
+        keys = sorted(k.decode() for k in admin.scan_iter(f"{prefix}:*"))
+
+    assert store.is_available
+    assert keys == [f"{prefix}:disk%25uDCFF:limiter", f"{prefix}:disk%uDCFF:limiter"]

@@ -36,7 +36,16 @@ _SCRIPTS = tuple(getattr(_lua, name) for name in _lua.__all__)
 def _escape(name: str) -> str:
     # Names lose their colons so that "prefix:name:kind" splits one way only:
     # two registries with different prefixes can never produce the same key.
-    return name.replace("%", "%25").replace(":", "%3A")
+    # Lone surrogates (names decoded with "surrogateescape") cannot be sent
+    # as UTF-8, so they are escaped too; every escape starts with "%", and a
+    # "%" of the name itself becomes "%25", so no two names share a key.
+    escaped = name.replace("%", "%25").replace(":", "%3A")
+    if not escaped.isascii():
+        escaped = "".join(
+            f"%u{ord(char):04X}" if 0xD800 <= ord(char) <= 0xDFFF else char
+            for char in escaped
+        )
+    return escaped
 
 
 def _positive(field: str, value: object) -> float:
@@ -72,6 +81,12 @@ def _check_prefix(prefix: object) -> None:
         raise ValueError(
             f"RedisStore.prefix must be a non-empty string, got {prefix!r}"
         )
+    try:
+        prefix.encode()
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"RedisStore.prefix must be encodable as UTF-8, got {prefix!r}"
+        ) from None
 
 
 class RedisStore:
