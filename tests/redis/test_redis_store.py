@@ -18,7 +18,7 @@ from redis_support import RedisServer
 
 import pyresilience
 from pyresilience import CircuitBreakerConfig, RateLimiterConfig
-from pyresilience._redis import _lua
+from pyresilience._redis import _clients, _lua
 from pyresilience._store import StateStore
 from pyresilience.config import load_store
 from pyresilience.stores import MemoryStore, RedisStore
@@ -263,3 +263,31 @@ def test_names_that_are_not_utf8_get_their_own_keys(
 
     assert store.is_available
     assert keys == [f"{prefix}:disk%25uDCFF:limiter", f"{prefix}:disk%uDCFF:limiter"]
+
+
+def test_an_async_client_used_on_another_event_loop_fails_no_call(
+    redis_server: RedisServer, prefix: str
+) -> None:
+    """A given client's "Event loop is closed" on a second loop fails no call."""
+    client = redis.asyncio.Redis(host="127.0.0.1", port=redis_server.port)
+    store = RedisStore(async_client=client, prefix=prefix, timeout=1.0)
+    limiter = store.rate_limiter("api", RateLimiterConfig(max_calls=100, period=10))
+
+    async def reserve() -> bool:
+        return await limiter.areserve(0.0, 0.0) is not None
+
+    results = [asyncio.run(reserve())]
+    # The first loop's connection cannot be closed once that loop is gone;
+    # keep its transport to close the socket underneath at the end.
+    pool = client.connection_pool
+    stranded = [c._writer.transport for c in pool._available_connections]
+    results += [asyncio.run(reserve()) for _ in range(2)]
+
+    async def close() -> None:
+        await store.aclose()
+        await client.aclose()
+
+    asyncio.run(close())
+    for transport in stranded:
+        _clients._close_transport(transport)
+    assert results == [True, True, True]

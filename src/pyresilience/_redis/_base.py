@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from redis.exceptions import RedisError
-
 from ._script import Script
 
 if TYPE_CHECKING:
@@ -14,8 +12,11 @@ if TYPE_CHECKING:
 
 __all__ = ["STORE_ERRORS", "RemoteBackend"]
 
-#: Errors that mean "the store failed", never "the call failed".
-STORE_ERRORS = (RedisError, OSError)
+#: Errors that mean "the store failed", never "the call failed". Anything the
+#: client raises counts, not only ``RedisError`` and ``OSError``: a
+#: ``redis.asyncio`` client handed in and used on a second event loop raises
+#: ``RuntimeError``, and a call must not fail because of that.
+STORE_ERRORS: tuple[type[Exception], ...] = (Exception,)
 
 LocalT = TypeVar("LocalT")
 

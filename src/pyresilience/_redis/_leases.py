@@ -9,9 +9,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from . import _lua
+from ._base import STORE_ERRORS
 from ._script import Script
 
 __all__ = ["LeaseKeeper"]
@@ -93,7 +92,7 @@ class LeaseKeeper:
         try:
             for key, leases in held.items():
                 _RENEW.run(client, 1, (key, self.ttl, *leases))
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             self._failed(exc)
 
     def _start(self) -> None:
