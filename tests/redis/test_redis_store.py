@@ -8,6 +8,8 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +19,7 @@ import redis_support
 from redis_support import RedisServer
 
 import pyresilience
-from pyresilience import CircuitBreakerConfig, RateLimiterConfig
+from pyresilience import BulkheadConfig, CircuitBreakerConfig, RateLimiterConfig
 from pyresilience._redis import _clients, _lua
 from pyresilience._store import StateStore
 from pyresilience.config import load_store
@@ -291,3 +293,25 @@ def test_an_async_client_used_on_another_event_loop_fails_no_call(
     for transport in stranded:
         _clients._close_transport(transport)
     assert results == [True, True, True]
+
+
+def test_two_threads_meeting_an_outage_share_one_fallback(store: RedisStore) -> None:
+    """The in-process fallback is made once per outage, even when threads race."""
+    bulkhead = store.bulkhead("api", BulkheadConfig(max_concurrent=1))
+    make_local = bulkhead._make_local
+    inside = threading.Event()
+
+    def slow_make_local() -> object:
+        inside.set()
+        time.sleep(0.05)  # the other thread asks meanwhile
+        return make_local()
+
+    bulkhead._make_local = slow_make_local  # type: ignore[method-assign]
+    made: list[object] = []
+    first = threading.Thread(target=lambda: made.append(bulkhead._local()))
+    first.start()
+    inside.wait(5)
+    made.append(bulkhead._local())
+    first.join(5)
+
+    assert len(made) == 2 and made[0] is made[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -46,15 +47,21 @@ class RemoteBackend(Generic[LocalT]):
         self._make_local = make_local
         self._local_state: LocalT | None = None
         self._local_outage = -1
+        self._local_lock = threading.Lock()
 
     def _local(self) -> LocalT:
         """Return the fallback of the current outage, made on first use."""
         outage = self._health.outage
         local = self._local_state
         if local is None or self._local_outage != outage:
-            local = self._local_state = self._make_local()
-            self._local_outage = outage
-            self._on_new_local()
+            # Under a lock: two threads meeting a new outage at once must
+            # share one fallback, or each could fill its own bulkhead.
+            with self._local_lock:
+                local = self._local_state
+                if local is None or self._local_outage != outage:
+                    local = self._local_state = self._make_local()
+                    self._local_outage = outage
+                    self._on_new_local()
         return local
 
     def _on_new_local(self) -> None:
