@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
-from redis_support import RoundTrips
+from redis_support import RedisServer, RoundTrips
 
 from pyresilience import CircuitBreakerConfig, CircuitState
 from pyresilience._breaker_state import LocalBreakerState
@@ -405,3 +405,18 @@ def test_a_probe_result_from_an_ended_episode_is_dropped(store: RedisStore) -> N
 
     assert breaker.record(0.0, success=False, slow=False, probe=True) == ()
     assert breaker.snapshot(0.0).consecutive_failures == 0
+
+
+def test_a_foreign_state_value_reads_as_closed(
+    store: RedisStore, redis_server: RedisServer, prefix: str
+) -> None:
+    """A breaker hash holding an unknown state letter never breaks the call."""
+    with redis_server.client() as admin:
+        admin.hset(f"{prefix}:api:breaker", mapping={"s": "x", "f": "1"})
+    breaker = store.breaker("api", count_config(failure_threshold=3))
+
+    permit = call(breaker, ok=False)
+    snapshot = breaker.snapshot(0.0)
+
+    assert permit.allowed and store.is_available
+    assert (snapshot.state, snapshot.consecutive_failures) == (CLOSED, 2)

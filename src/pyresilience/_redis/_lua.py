@@ -88,7 +88,9 @@ local function now()
   return now_value
 end
 local h = redis.call('HMGET', H, 's', 'o', 'f', 'h', 'n', 'x', 'w')
-local state = h[1] or 'c'
+local state = h[1]
+-- Anything but a known state (a missing or foreign hash) reads as closed.
+if state ~= 'o' and state ~= 'h' then state = 'c' end
 local opened = tonumber(h[2]) or 0
 local cf = tonumber(h[3]) or 0
 local hs = tonumber(h[4]) or 0
