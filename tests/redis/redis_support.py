@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import re
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -29,6 +32,18 @@ def redis_binary() -> str:
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{message}; {REQUIRE_ENV}=1 requires them", pytrace=False)
     pytest.skip(message)
+
+
+@functools.cache
+def debug_options(binary: str) -> tuple[str, ...]:
+    """Options that allow ``DEBUG`` from 127.0.0.1 (needed from Redis 7 on)."""
+    version = subprocess.run(
+        [binary, "--version"], capture_output=True, text=True, timeout=30
+    ).stdout
+    major = re.search(r"v=(\d+)\.", version)
+    if major is not None and int(major.group(1)) >= 7:
+        return ("--enable-debug-command", "local")
+    return ()  # older servers allow DEBUG to everyone
 
 
 def free_port() -> int:
@@ -68,6 +83,7 @@ class RedisServer:
                 "--daemonize", "no",
                 "--protected-mode", "yes",
                 "--loglevel", "warning",
+                *debug_options(self.binary),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -90,6 +106,27 @@ class RedisServer:
         """Return a new plain client (the caller closes it)."""
         return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
 
+    def freeze(self, seconds: float) -> threading.Thread:
+        """Make the server sleep ``seconds`` (``DEBUG SLEEP``) from a thread.
+
+        Like a server stalled by a long command or a swap storm: it keeps
+        what clients send meanwhile and runs it when it wakes up, even for
+        clients that gave up waiting. Returns the thread; join it to wait
+        until the server is awake again.
+        """
+        started = threading.Event()
+
+        def sleep() -> None:
+            with self.client() as admin:
+                started.set()
+                admin.execute_command("DEBUG", "SLEEP", seconds)
+
+        thread = threading.Thread(target=sleep, daemon=True)
+        thread.start()
+        started.wait(5)
+        time.sleep(0.02)  # let DEBUG SLEEP reach the server
+        return thread
+
     def _wait_until_up(self) -> None:
         deadline = time.monotonic() + 10
         while True:
@@ -107,6 +144,62 @@ class RedisServer:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+
+class LostReplies:
+    """Makes script calls run on the server but lose their reply.
+
+    That is what a client sees from a server slower than its timeout: it
+    gives up, and the server still runs what was sent. ``arm(n)`` loses the
+    next ``n`` replies to ``EVALSHA`` by raising ``error`` once the script
+    has run; with ``before=True`` the error is raised before sending, as
+    when a task is cancelled before its request leaves.
+    """
+
+    def __init__(
+        self, error: type[BaseException] = redis.TimeoutError, *, before: bool = False
+    ) -> None:
+        self.error = error
+        self.before = before
+        self.armed = 0
+
+    def arm(self, count: int = 1) -> None:
+        """Lose the next ``count`` script replies."""
+        self.armed = count
+
+    def _lose(self, command: object) -> bool:
+        if self.armed and command == "EVALSHA":
+            self.armed -= 1
+            return True
+        return False
+
+    def watch(self, client: Any) -> None:
+        """Wrap ``client.execute_command`` (sync or async)."""
+        original = client.execute_command
+
+        if inspect.iscoroutinefunction(original):
+
+            async def lossy_async(*args: Any, **options: Any) -> Any:
+                if self.before and self._lose(args[0]):
+                    raise self.error("request never sent")
+                reply = await original(*args, **options)
+                # Counted only once the script ran (not on NOSCRIPT).
+                if not self.before and self._lose(args[0]):
+                    raise self.error("reply lost")
+                return reply
+
+            client.execute_command = lossy_async
+        else:
+
+            def lossy(*args: Any, **options: Any) -> Any:
+                if self.before and self._lose(args[0]):
+                    raise self.error("request never sent")
+                reply = original(*args, **options)
+                if not self.before and self._lose(args[0]):
+                    raise self.error("reply lost")
+                return reply
+
+            client.execute_command = lossy
 
 
 class RoundTrips:

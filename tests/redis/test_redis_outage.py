@@ -329,3 +329,56 @@ def test_a_probe_granted_during_the_outage_reports_to_local_state(
     ]
     assert breaker.snapshot(3.0).state.value == "closed"
     assert outage_store.is_available
+
+
+def test_calls_during_a_stalled_server_leave_no_slot_or_probe_taken(
+    own_redis_server: RedisServer, events: Events
+) -> None:
+    """After DEBUG SLEEP ends, slots and probes its timed-out calls took are free."""
+    store = RedisStore.from_url(
+        own_redis_server.url, timeout=0.1, max_backoff=0.1, listeners=[events]
+    )
+    registry = ResilienceRegistry(store=store)
+    registry.register(
+        "slots", ResilienceConfig(bulkhead=BulkheadConfig(max_concurrent=1))
+    )
+    registry.register(
+        "probe",
+        ResilienceConfig(
+            circuit_breaker=CircuitBreakerConfig(
+                failure_threshold=1, recovery_timeout=0.0, success_threshold=1,
+                half_open_max_calls=1,
+            )
+        ),
+    )  # fmt: skip
+    registry.open()
+    with pytest.raises(ZeroDivisionError):
+        registry.policy("probe").call(lambda: 1 / 0)  # opens it
+    during: list[object] = []
+    # Both calls are sent before either times out: the sleeping server runs
+    # them when it wakes up, taking the slot and the probe for nobody.
+    callers = [
+        threading.Thread(
+            target=lambda name=name: during.append(
+                registry.policy(name).call(lambda: "local")
+            )
+        )
+        for name in ("slots", "probe")
+    ]
+    asleep = own_redis_server.freeze(0.4)
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(5)
+    asleep.join(5)
+    time.sleep(0.15)  # past the reconnection back-off
+
+    after = [registry.policy(n).call(lambda: "shared") for n in ("slots", "probe")]
+    in_flight = registry.policy("slots").status().bulkhead.in_flight
+    registry.shutdown(timeout=1.0)
+    store.close()
+
+    assert during == ["local", "local"]
+    assert after == ["shared", "shared"]
+    assert store.is_available and in_flight == 0
+    assert len(events.of(EventType.STORE_UNAVAILABLE)) == 1

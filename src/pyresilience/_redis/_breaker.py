@@ -141,19 +141,37 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
             reply = self._run(_ACQUIRE, numkeys, args)
             if reply is not None:
                 return self._permit(reply, lease, limiter)
+            # A script that timed out may still run once the server wakes
+            # up, taking a probe lease (and a start) that nobody holds.
+            self._forget(*self._taken_by(lease, limiter))
         return self._local_acquire(now)
 
     async def aacquire(self, now: float) -> Permit:
-        """Async twin of :meth:`acquire`."""
+        """Async twin of :meth:`acquire`; cancellation leaves no probe taken."""
         self._drop_stale_stash()
         if self._usable():
             limiter = self._limiter()
             lease = new_id()
             args, numkeys = self._acquire_args(lease, limiter)
-            reply = await self._arun(_ACQUIRE, numkeys, args)
+            try:
+                reply = await self._arun(_ACQUIRE, numkeys, args)
+            except BaseException:
+                # Cancelled mid-call: the server may have granted a probe
+                # that no caller will ever report or give back.
+                self._give_back(*self._taken_by(lease, limiter))
+                raise
             if reply is not None:
                 return self._permit(reply, lease, limiter)
+            self._forget(*self._taken_by(lease, limiter))
         return self._local_acquire(now)
+
+    def _taken_by(
+        self, lease: str, limiter: RedisRateLimiterBackend | None
+    ) -> tuple[tuple[str, str], ...]:
+        """What an acquire script run with ``lease`` may have left on the server."""
+        if limiter is None:
+            return ((self.keys[2], lease),)
+        return (self.keys[2], lease), (limiter.key, lease)
 
     def _drop_stale_stash(self) -> None:
         # A combined reservation still here was never used by a limiter call.
@@ -235,6 +253,7 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
             reply = self._run(_RECORD, 3, self._record_args(success, slow, lease))
             if reply is not None:
                 return self._recorded(reply)
+        self._lost_probe(lease)
         return self._local().record(now, success=success, slow=slow, probe=False)
 
     async def arecord(
@@ -255,12 +274,25 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         elif self._skip(success, slow):
             return ()
         if self._usable():
-            reply = await self._arun(
-                _RECORD, 3, self._record_args(success, slow, lease)
-            )
+            try:
+                reply = await self._arun(
+                    _RECORD, 3, self._record_args(success, slow, lease)
+                )
+            except BaseException:
+                self._lost_probe(lease)
+                raise
             if reply is not None:
                 return self._recorded(reply)
+        self._lost_probe(lease)
         return self._local().record(now, success=success, slow=slow, probe=False)
+
+    def _lost_probe(self, lease: str | None) -> None:
+        # A probe whose outcome never reached the server: its lease is no
+        # longer renewed, and is given back once the server answers rather
+        # than blocking the half-open breaker of every process until it
+        # expires. Harmless if the script did run: it removed the lease.
+        if lease is not None:
+            self._forget((self.keys[2], lease))
 
     def _take_probe(self, probe: int) -> _Probe | None:
         """Forget and return the probe a permit's number names.
@@ -331,7 +363,7 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         if origin is None:
             return
         if origin.lease is not None:
-            self._command("ZREM", self.keys[2], origin.lease)
+            self._give_back((self.keys[2], origin.lease))
         else:
             origin.local.release_probe(now, origin.mark)
 
@@ -341,7 +373,7 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         if origin is None:
             return
         if origin.lease is not None:
-            await self._acommand("ZREM", self.keys[2], origin.lease)
+            await self._agive_back((self.keys[2], origin.lease))
         else:
             origin.local.release_probe(now, origin.mark)
 

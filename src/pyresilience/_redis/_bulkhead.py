@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["RedisBulkheadBackend"]
 
 _ACQUIRE = Script(_lua.BULKHEAD_ACQUIRE)
-_GIVE_UP = Script(_lua.BULKHEAD_GIVE_UP)
 _SNAPSHOT = Script(_lua.BULKHEAD_SNAPSHOT)
 
 #: First and longest pause between two tries of a waiting caller (seconds).
@@ -83,19 +82,28 @@ class RedisBulkheadBackend(RemoteBackend[BulkheadBackend]):
             lease = new_id()
             wait = timeout > 0
             pause = _FIRST_POLL
-            while True:
-                reply = self._run(_ACQUIRE, 3, self._args(lease, wait))
-                if reply is None:
-                    break
-                if reply == 1:
-                    return self._held(lease)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    if wait:
-                        self._give_up(lease)
-                    return None
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, _LONGEST_POLL)
+            try:
+                while True:
+                    reply = self._run(_ACQUIRE, 3, self._args(lease, wait))
+                    if reply is None:
+                        # A script that timed out may still take the slot
+                        # once the server wakes up.
+                        self._forget(*self._holds(lease))
+                        break
+                    if reply == 1:
+                        return self._held(lease)
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        if wait:
+                            self._give_up(lease)
+                        return None
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, _LONGEST_POLL)
+            except BaseException:
+                # Interrupted while asking or waiting: leave no slot or place
+                # in the queue behind; sent with the next request.
+                self._forget(*self._holds(lease))
+                raise
         return self._local_acquire(max(0.0, deadline - time.monotonic()))
 
     async def aacquire(self, timeout: float) -> object | None:
@@ -109,13 +117,14 @@ class RedisBulkheadBackend(RemoteBackend[BulkheadBackend]):
                 while True:
                     reply = await self._arun(_ACQUIRE, 3, self._args(lease, wait))
                     if reply is None:
+                        self._forget(*self._holds(lease))
                         break
                     if reply == 1:
                         return self._held(lease)
                     left = deadline - time.monotonic()
                     if left <= 0:
                         if wait:
-                            await self._arun(_GIVE_UP, 3, (*self.keys, lease))
+                            await self._agive_back(*self._holds(lease))
                         return None
                     await asyncio.sleep(min(pause, left))
                     pause = min(pause * 2, _LONGEST_POLL)
@@ -132,7 +141,7 @@ class RedisBulkheadBackend(RemoteBackend[BulkheadBackend]):
             token.local.release(token.token)
             return
         self._store._keeper.drop(self.keys[0], token)  # type: ignore[arg-type]
-        self._command("ZREM", self.keys[0], token)
+        self._give_back((self.keys[0], token))  # type: ignore[arg-type]
 
     async def arelease(self, token: object) -> None:
         """Async twin of :meth:`release`."""
@@ -140,7 +149,7 @@ class RedisBulkheadBackend(RemoteBackend[BulkheadBackend]):
             await token.local.arelease(token.token)
             return
         self._store._keeper.drop(self.keys[0], token)  # type: ignore[arg-type]
-        await self._acommand("ZREM", self.keys[0], token)
+        await self._agive_back((self.keys[0], token))  # type: ignore[arg-type]
 
     def snapshot(self) -> BulkheadSnapshot:
         """Return slots in use and waiters across every process."""
@@ -155,7 +164,11 @@ class RedisBulkheadBackend(RemoteBackend[BulkheadBackend]):
         return lease
 
     def _give_up(self, lease: str) -> None:
-        self._run(_GIVE_UP, 3, (*self.keys, lease))
+        self._give_back(*self._holds(lease))
+
+    def _holds(self, lease: str) -> tuple[tuple[str, str], ...]:
+        """Where a waiter or holder ``lease`` may be on the server."""
+        return tuple((key, lease) for key in self.keys)
 
     def _local_acquire(self, timeout: float) -> object | None:
         local = self._local()

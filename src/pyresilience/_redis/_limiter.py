@@ -114,7 +114,7 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         """Give back a combined reservation no limiter call picked up."""
         self._outstanding.pop(stash.token, None)
         if stash.granted:
-            self._command("ZREM", self.key, stash.token)
+            self._give_back((self.key, stash.token))
         self._orphans += 1
         if self._orphans >= _ORPHAN_LIMIT:
             self._stop_combining("its reservations were not picked up")
@@ -131,7 +131,7 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         )
         stale, self._outstanding = list(self._outstanding), {}
         if stale:
-            self._command("ZREM", self.key, *stale)
+            self._give_back(*((self.key, token) for token in stale))
 
     def _check_orphans(self) -> None:
         if not self._outstanding:
@@ -178,6 +178,8 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
             reply = self._run(_RESERVE, 1, self._reserve_args(max_wait, token))
             if reply is not None:
                 return self._reservation(reply, token)
+            # A script that timed out may still reserve the start later.
+            self._forget((self.key, token))
         return self._local_reserve(now, max_wait)
 
     async def areserve(self, now: float, max_wait: float) -> Reservation | None:
@@ -196,10 +198,11 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
                 )
             except BaseException:
                 # Cancelled mid-call: the server may have granted it anyway.
-                self._command("ZREM", self.key, token)
+                self._give_back((self.key, token))
                 raise
             if reply is not None:
                 return self._reservation(reply, token)
+            self._forget((self.key, token))
         return self._local_reserve(now, max_wait)
 
     def cancel(self, token: object) -> None:
@@ -207,14 +210,14 @@ class RedisRateLimiterBackend(RemoteBackend[RateLimiterBackend]):
         if isinstance(token, _LocalToken):
             token.local.cancel(token.token)
         else:
-            self._command("ZREM", self.key, token)
+            self._give_back((self.key, token))  # type: ignore[arg-type]
 
     async def acancel(self, token: object) -> None:
         """Async twin of :meth:`cancel`."""
         if isinstance(token, _LocalToken):
             token.local.cancel(token.token)
         else:
-            await self._acommand("ZREM", self.key, token)
+            await self._agive_back((self.key, token))  # type: ignore[arg-type]
 
     def next_free(self, now: float) -> float:
         """Seconds until a start would need no wait (for ``Retry-After``)."""

@@ -19,7 +19,6 @@ __all__ = [
     "BREAKER_SNAPSHOT",
     "BUDGET",
     "BULKHEAD_ACQUIRE",
-    "BULKHEAD_GIVE_UP",
     "BULKHEAD_SNAPSHOT",
     "LIMITER_RESERVE",
     "LIMITER_SNAPSHOT",
@@ -323,14 +322,6 @@ end
 return 0
 """
 )
-
-BULKHEAD_GIVE_UP = """
--- ARGV: lease id. Leaves the queue, and gives back a slot taken by a reply
--- the caller never read.
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return redis.call('ZREM', KEYS[1], ARGV[1])
-"""
 
 BULKHEAD_SNAPSHOT = (
     _COMMON

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import _clients, _lua
-from ._base import STORE_ERRORS
+from ._base import STORE_ERRORS, GiveBacks
 from ._breaker import RedisBreakerBackend
 from ._budget import RedisBudgetBackend
 from ._bulkhead import RedisBulkheadBackend
@@ -169,6 +169,7 @@ class RedisStore:
             tuple(listeners),
             max_backoff=_positive("max_backoff", max_backoff),
         )
+        self._give_backs = GiveBacks()
         self._keeper = LeaseKeeper(
             self.lease_ttl, self._sync_client, self._health.usable, self._health.failed
         )
@@ -249,10 +250,15 @@ class RedisStore:
         held = self._keeper.held()
         self._keeper.stop()
         client = self._client
-        if client is not None and held and self._health.up:
+        pending = self._give_backs.take()
+        for key, leases in held.items():
+            pending.setdefault(key, []).extend(leases)
+        if client is not None and pending and self._health.up:
             with contextlib.suppress(*STORE_ERRORS):
-                for key, leases in held.items():
-                    client.zrem(key, *leases)
+                pipe = client.pipeline(transaction=False)
+                for key, members in pending.items():
+                    pipe.zrem(key, *members)
+                pipe.execute()
         if self._given_client is None and client is not None:
             with self._lock:
                 self._client = None
