@@ -50,9 +50,10 @@ def retry_after_header(seconds: float | None) -> str | None:
         seconds: The wait, or ``None`` when it is not known.
 
     Returns:
-        The header value, or ``None`` when no header should be sent.
+        The header value, or ``None`` when no header should be sent (also
+        for an infinite wait, which no header can express).
     """
-    if seconds is None or math.isnan(seconds):
+    if seconds is None or not math.isfinite(seconds):
         return None
     return str(max(0, math.ceil(seconds)))
 

@@ -81,8 +81,12 @@ def resilience_lifespan(
             async with _enter(lifespan, app) as user_state:
                 yield {**user_state, STATE_KEY: registry}
         finally:
-            _clear_app_state(app, registry)
-            await _shut_down(registry, shutdown_timeout)
+            try:
+                await _shut_down(registry, shutdown_timeout)
+            finally:
+                # Only now: a request arriving while calls drain must still
+                # find the registry, and get its 503, not a 500.
+                _clear_app_state(app, registry)
 
     return run
 
