@@ -7,9 +7,10 @@ import threading
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.requests import HTTPConnection
+from starlette.requests import ClientDisconnect, HTTPConnection
+from starlette.websockets import WebSocketDisconnect
 
 from ._handle import PolicyHandle
 from ._provider import provide_registry
@@ -54,7 +55,8 @@ class GuardDependency:
     response has been sent, streaming bodies and background tasks included.
     An exception escaping the endpoint counts as a breaker failure (per the
     policy's ``error_types``), except client errors: an ``HTTPException``
-    below 500 and request validation errors count as successes.
+    below 500, request validation errors and a client that went away
+    (``ClientDisconnect``, ``WebSocketDisconnect``) count as successes.
     """
 
     __slots__ = ("name",)
@@ -69,11 +71,11 @@ class GuardDependency:
         async with registry.policy(self.name).aguard():
             try:
                 yield
-            except (HTTPException, RequestValidationError) as exc:
+            except _CLIENT_SIDE as exc:
                 if not _is_client_error(exc):
                     raise
-                # Leave the guard cleanly first: a client's mistake says
-                # nothing about the health of this service.
+                # Leave the guard cleanly first: a client's mistake, or a
+                # client hanging up, says nothing about this service's health.
                 client_error = exc
         if client_error is not None:
             raise client_error
@@ -82,10 +84,33 @@ class GuardDependency:
         return f"guard({self.name!r})"
 
 
+# What the client caused rather than this service. (A websocket closed by
+# the client ends the endpoint with WebSocketDisconnect unless it catches it.)
+_CLIENT_SIDE = (
+    HTTPException,
+    RequestValidationError,
+    WebSocketRequestValidationError,
+    ClientDisconnect,
+    WebSocketDisconnect,
+)
+
+
 def _is_client_error(exc: Exception) -> bool:
     if isinstance(exc, HTTPException):
         return exc.status_code < 500
-    return isinstance(exc, RequestValidationError)
+    if isinstance(exc, ClientDisconnect):
+        return is_hang_up(exc)
+    return isinstance(exc, _CLIENT_SIDE)
+
+
+def is_hang_up(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is surely a client that went away mid-request."""
+    # Under ASGI spec 2.4 Starlette turns *any* OSError of a streaming body
+    # into ClientDisconnect, an upstream's ConnectionError included; only the
+    # request body reader's (no OSError behind it) is surely the client's.
+    return isinstance(exc, ClientDisconnect) and not isinstance(
+        exc.__context__, OSError
+    )
 
 
 _lock = threading.Lock()

@@ -6,8 +6,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pyresilience import RejectedError, ResilienceRegistry
 
+from ._dependencies import is_hang_up
 from ._errors import error_response
-from ._provider import registry_from_scope
+from ._provider import provide_registry_for_scope
 from ._validate import policy_name
 
 __all__ = ["GuardMiddleware"]
@@ -30,7 +31,8 @@ class GuardMiddleware:
     bulkhead slot is held until the last byte of the response has been
     sent. A 5xx response, or an exception escaping the app, counts as a
     breaker failure (per the policy's ``error_types``); anything else as a
-    success. Websocket and lifespan traffic passes through untouched.
+    success, including a client that hung up mid-request. Websocket and
+    lifespan traffic passes through untouched.
 
     Use it for a whole app (``app.add_middleware(GuardMiddleware,
     policy="inbound")``) or a mounted sub-app; for single routes or routers
@@ -40,7 +42,8 @@ class GuardMiddleware:
         app: The ASGI app to guard.
         policy: The registry name of the guarding policy.
         registry: The registry to use; by default the one
-            ``resilience_lifespan`` opened for the app serving the request.
+            ``resilience_lifespan`` opened for the app serving the request,
+            or the override of ``get_registry`` in ``app.dependency_overrides``.
 
     Raises:
         TypeError: ``policy`` is not a non-empty string, or ``registry`` is
@@ -69,19 +72,32 @@ class GuardMiddleware:
             return
 
         status = 0
+        client_gone = False
 
         async def send_and_watch(message: Message) -> None:
-            nonlocal status
+            nonlocal status, client_gone
             if message["type"] == "http.response.start":
                 status = message["status"]
-            await send(message)
+            try:
+                await send(message)
+            except OSError:
+                client_gone = True  # servers raise OSError once the peer left
+                raise
 
-        policy = self._registry_for(scope).policy(self.policy)
+        policy = (await self._registry_for(scope)).policy(self.policy)
         admitted = False
+        hung_up: Exception | None = None
         try:
             async with policy.aguard():
                 admitted = True
-                await self.app(scope, receive, send_and_watch)
+                try:
+                    await self.app(scope, receive, send_and_watch)
+                except Exception as exc:
+                    if not (client_gone or is_hang_up(exc)):
+                        raise
+                    # A client hanging up says nothing about this service's
+                    # health: leave the guard cleanly, then let it propagate.
+                    hung_up = exc
                 if status >= 500:
                     raise _ServerErrorStatus(status)
         except _ServerErrorStatus:
@@ -90,8 +106,10 @@ class GuardMiddleware:
             if admitted:
                 raise
             await error_response(exc)(scope, receive, send)
+        if hung_up is not None:
+            raise hung_up
 
-    def _registry_for(self, scope: Scope) -> ResilienceRegistry:
+    async def _registry_for(self, scope: Scope) -> ResilienceRegistry:
         if self.registry is not None:
             return self.registry
-        return registry_from_scope(scope)
+        return await provide_registry_for_scope(scope)

@@ -11,7 +11,13 @@ from starlette.types import Scope
 
 from pyresilience import ResilienceRegistry
 
-__all__ = ["STATE_KEY", "get_registry", "provide_registry", "registry_from_scope"]
+__all__ = [
+    "STATE_KEY",
+    "get_registry",
+    "provide_registry",
+    "provide_registry_for_scope",
+    "registry_from_scope",
+]
 
 #: Key of the registry in the lifespan state (``request.state``) and the
 #: attribute name on ``app.state``.
@@ -93,12 +99,30 @@ async def provide_registry(connection: HTTPConnection) -> ResilienceRegistry:
         TypeError: The override has another signature or returns something
             that is not a ``ResilienceRegistry``.
     """
-    overrides = getattr(connection.app, "dependency_overrides", None)
-    if overrides:
-        override = overrides.get(get_registry)
-        if override is not None:
-            return _checked(await _call_override(override, connection))
+    override = _override_in(connection.scope)
+    if override is not None:
+        return _checked(await _call_override(override, connection))
     return registry_from_scope(connection.scope)
+
+
+async def provide_registry_for_scope(scope: Scope) -> ResilienceRegistry:
+    """:func:`provide_registry` for ASGI middleware, which has only the scope.
+
+    An override of :func:`get_registry` is obeyed here too, so a test that
+    swaps the registry swaps it for ``GuardMiddleware`` as well.
+    """
+    override = _override_in(scope)
+    if override is None:
+        return registry_from_scope(scope)
+    return _checked(await _call_override(override, HTTPConnection(scope)))
+
+
+def _override_in(scope: Scope) -> Callable[..., Any] | None:
+    overrides = getattr(scope.get("app"), "dependency_overrides", None)
+    if not overrides:
+        return None
+    override: Callable[..., Any] | None = overrides.get(get_registry)
+    return override
 
 
 async def _call_override(

@@ -1,0 +1,269 @@
+"""Inbound guards under hostile clients: hang-ups, closed sockets, overrides."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import fastapi
+import pytest
+from _fastapi_support import MakeApp, http_scope
+from fastapi import Depends, FastAPI, Request, WebSocket
+from fastapi.responses import StreamingResponse
+from fastapi.testclient import TestClient
+from starlette.requests import ClientDisconnect
+from starlette.websockets import WebSocketDisconnect
+
+from pyresilience import (
+    BulkheadConfig,
+    CircuitBreakerConfig,
+    CircuitState,
+    RateLimiterConfig,
+    ResilienceConfig,
+    ResilienceRegistry,
+)
+from pyresilience.testing import FakeClock
+from pyresilience_fastapi import GuardMiddleware, get_registry, guard
+
+FASTAPI_VERSION = tuple(int(part) for part in fastapi.__version__.split(".")[:2])
+Guarded = [Depends(guard("inbound"))]
+
+
+def fragile() -> ResilienceConfig:
+    """One failure opens the breaker; one request at a time."""
+    return ResilienceConfig(
+        circuit_breaker=CircuitBreakerConfig(failure_threshold=1, recovery_timeout=10),
+        bulkhead=BulkheadConfig(max_concurrent=1),
+    )
+
+
+def inbound(registry: ResilienceRegistry) -> tuple[CircuitState, int]:
+    """The breaker state and the bulkhead slots in use of policy "inbound"."""
+    status = registry.status()["inbound"]
+    assert status.breaker is not None and status.bulkhead is not None
+    return status.breaker.state, status.bulkhead.in_flight
+
+
+class HangUpDuringUpload:
+    """An ASGI client that sends part of a body, then disconnects."""
+
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self._chunks = 0
+
+    async def receive(self) -> dict[str, Any]:
+        self._chunks += 1
+        if self._chunks == 1:
+            return {"type": "http.request", "body": b"part", "more_body": True}
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sent.append(message)
+
+
+class HangUpDuringDownload:
+    """An ASGI client whose connection breaks after the first body chunk.
+
+    Servers speaking ASGI spec 2.4 raise ``OSError`` from ``send`` once the
+    peer has gone; Starlette turns that into ``ClientDisconnect``.
+    """
+
+    def __init__(self) -> None:
+        self.chunks = 0
+
+    async def receive(self) -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body":
+            self.chunks += 1
+            if self.chunks > 1:
+                raise OSError("connection reset by peer")
+
+
+def spec_24(path: str) -> dict[str, Any]:
+    """An ``http`` scope from a server that reports send failures (spec 2.4)."""
+    scope = http_scope(path)
+    scope["asgi"] = {"version": "3.0", "spec_version": "2.4"}
+    return scope
+
+
+async def body_of_three() -> AsyncIterator[bytes]:
+    for chunk in (b"a", b"b", b"c"):
+        yield chunk
+
+
+async def test_guard_dependency_ignores_a_client_hanging_up_mid_upload(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """A client abandoning its upload neither opens the breaker nor keeps a slot."""
+    registry.register("inbound", fragile())
+    app = make_app()
+
+    @app.post("/upload", dependencies=Guarded)
+    async def upload(request: Request) -> int:
+        return len(await request.body())
+
+    client = HangUpDuringUpload()
+    scope = {**http_scope("/upload"), "method": "POST"}
+    async with app.router.lifespan_context(app):
+        # The hang-up still reaches the server, which owns the connection.
+        with pytest.raises(ClientDisconnect):
+            await app(scope, client.receive, client.send)
+        after = inbound(registry)
+
+    assert after == (CircuitState.CLOSED, 0)
+
+
+@pytest.mark.skipif(
+    FASTAPI_VERSION < (0, 118),
+    reason="before 0.118 the guard had already exited when the body was sent",
+)
+async def test_guard_dependency_counts_an_upstream_error_in_a_streaming_body(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """Starlette's ClientDisconnect wrapping an upstream error still counts."""
+    registry.register("inbound", fragile())
+    app = make_app()
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"a"
+        raise ConnectionError("upstream died mid-stream")
+
+    @app.get("/stream", dependencies=Guarded)
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(broken())
+
+    client = HangUpDuringDownload()
+    async with app.router.lifespan_context(app):
+        # Under spec 2.4 Starlette reports any OSError of the body this way.
+        with pytest.raises(ClientDisconnect):
+            await app(spec_24("/stream"), client.receive, client.send)
+        after = inbound(registry)
+
+    assert after == (CircuitState.OPEN, 0)
+
+
+def test_guard_dependency_ignores_a_websocket_closed_by_the_client(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """A client closing its websocket leaves the breaker closed and frees the slot."""
+    registry.register("inbound", fragile())
+    app = make_app()
+
+    @app.websocket("/ws", dependencies=Guarded)
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:  # ends with WebSocketDisconnect when the client closes
+            await websocket.send_text(await websocket.receive_text())
+
+    with TestClient(app) as client:
+        for _ in range(2):
+            # The test client hands the endpoint's WebSocketDisconnect back.
+            with (
+                pytest.raises(WebSocketDisconnect),
+                client.websocket_connect("/ws") as ws,
+            ):
+                ws.send_text("hi")
+                assert ws.receive_text() == "hi"
+        after = inbound(registry)
+
+    assert after == (CircuitState.CLOSED, 0)
+
+
+def middleware_app(make_app: MakeApp) -> FastAPI:
+    app = make_app()
+    app.add_middleware(GuardMiddleware, policy="inbound")
+    return app
+
+
+async def test_middleware_ignores_a_client_hanging_up_mid_download(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """``GuardMiddleware`` does not blame the service for a broken connection."""
+    registry.register("inbound", fragile())
+    app = middleware_app(make_app)
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(body_of_three())
+
+    client = HangUpDuringDownload()
+    async with app.router.lifespan_context(app):
+        with pytest.raises(ClientDisconnect):
+            await app(spec_24("/stream"), client.receive, client.send)
+        after = inbound(registry)
+
+    assert after == (CircuitState.CLOSED, 0)
+
+
+async def test_middleware_ignores_a_client_hanging_up_mid_upload(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """An abandoned upload through ``GuardMiddleware`` is not a failure."""
+    registry.register("inbound", fragile())
+    app = middleware_app(make_app)
+
+    @app.post("/upload")
+    async def upload(request: Request) -> int:
+        return len(await request.body())
+
+    client = HangUpDuringUpload()
+    scope = {**http_scope("/upload"), "method": "POST"}
+    async with app.router.lifespan_context(app):
+        with pytest.raises(ClientDisconnect):
+            await app(scope, client.receive, client.send)
+        after = inbound(registry)
+
+    assert after == (CircuitState.CLOSED, 0)
+
+
+def test_middleware_uses_the_overridden_registry(make_app: MakeApp) -> None:
+    """An override of ``get_registry`` swaps the registry of the middleware too."""
+    app = middleware_app(make_app)
+
+    @app.get("/")
+    async def endpoint() -> str:
+        return "ok"
+
+    served = ResilienceRegistry(clock=FakeClock())
+    served.register(
+        "inbound", ResilienceConfig(rate_limiter=RateLimiterConfig(max_calls=1))
+    )
+    app.dependency_overrides[get_registry] = lambda: served
+
+    with TestClient(app) as client:
+        statuses = [client.get("/").status_code for _ in range(2)]
+
+    assert statuses == [200, 429]
+    limiter = served.status()["inbound"].rate_limiter
+    assert limiter is not None and limiter.used == 1
+
+
+async def test_middleware_counts_an_upstream_error_in_a_streaming_body(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """Only a failed ``send`` is the client's doing; a failing body is not."""
+    registry.register("inbound", fragile())
+    app = middleware_app(make_app)
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"a"
+        raise ConnectionError("upstream died mid-stream")
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        return StreamingResponse(broken())
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async with app.router.lifespan_context(app):
+        with pytest.raises(ClientDisconnect):
+            await app(spec_24("/stream"), receive, send)
+        after = inbound(registry)
+
+    assert after == (CircuitState.OPEN, 0)
