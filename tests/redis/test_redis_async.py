@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from redis_support import RoundTrips
 
 from pyresilience import (
@@ -12,9 +13,19 @@ from pyresilience import (
     CircuitBreakerConfig,
     CircuitState,
     RateLimiterConfig,
+    ResilienceConfig,
+    ResilienceRegistry,
     RetryBudgetConfig,
 )
-from pyresilience.stores import RedisStore
+from pyresilience.stores import MemoryStore, RedisStore
+
+
+class Boom(Exception):
+    """The dependency failed."""
+
+
+async def aboom() -> None:
+    raise Boom("down")
 
 
 async def test_sync_and_async_callers_share_one_breaker(astore: RedisStore) -> None:
@@ -143,3 +154,47 @@ def test_one_store_serves_several_event_loops(
 
     assert results == [True, True, True, False]
     assert not store._async_clients
+
+
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_cancelling_a_probe_of_an_ended_episode_keeps_the_current_probe(
+    make_store: Callable[..., RedisStore], kind: str
+) -> None:
+    """A probe cancelled after its half-open episode ended frees no other probe."""
+    store = MemoryStore() if kind == "memory" else make_store()
+    registry = ResilienceRegistry(store=store)
+    registry.register(
+        "api",
+        ResilienceConfig(
+            circuit_breaker=CircuitBreakerConfig(
+                failure_threshold=1, recovery_timeout=0.0, success_threshold=1,
+                half_open_max_calls=2,
+            )
+        ),
+    )  # fmt: skip
+    policy = registry.policy("api")
+    release = asyncio.Event()
+
+    async def hold(started: asyncio.Event) -> str:
+        started.set()
+        await release.wait()
+        return "ok"
+
+    with pytest.raises(Boom):
+        await policy.acall(aboom)  # opens it
+    stale_started, current_started = asyncio.Event(), asyncio.Event()
+    stale = asyncio.create_task(policy.acall(hold, stale_started))
+    await stale_started.wait()  # a probe of the first half-open episode
+    with pytest.raises(Boom):
+        await policy.acall(aboom)  # the other probe fails: open again
+    current = asyncio.create_task(policy.acall(hold, current_started))
+    await current_started.wait()  # a probe of the second episode
+    stale.cancel()
+    await asyncio.gather(stale, return_exceptions=True)
+    release.set()
+    result = await current
+    state = policy.status().breaker.state
+    await registry.ashutdown(timeout=1.0)
+
+    assert result == "ok"
+    assert state is CircuitState.CLOSED  # the current probe's success counted

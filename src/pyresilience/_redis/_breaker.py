@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import threading
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -42,6 +43,16 @@ for _state, _letter in _LETTER.items():
     _STATE[_letter] = _STATE[_letter.encode()] = _state
 
 _TRANSITIONS: dict[Any, tuple[Transition, ...]] = {"": (), b"": ()}
+
+# The probe most recently granted in this thread or task, by backend. The
+# pipeline gives a probe back without saying which (``release_probe(now)``);
+# the call that gives it back is the one that took it, in the same context,
+# so this names the right one. Any other held probe could belong to an
+# earlier half-open episode, and giving back that one instead would free a
+# slot still in use and later drop the vote of the call that holds it.
+_LAST_PROBE: contextvars.ContextVar[tuple[RedisBreakerBackend, int] | None] = (
+    contextvars.ContextVar("pyresilience_redis_last_probe", default=None)
+)
 
 
 class _Probe(NamedTuple):
@@ -228,6 +239,7 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
     def _hold(self, probe: _Probe) -> int:
         number = next(self._probe_numbers)
         self._probes[number] = probe
+        _LAST_PROBE.set((self, number))
         return number
 
     # -- record ----------------------------------------------------------------
@@ -297,13 +309,16 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
     def _take_probe(self, probe: int) -> _Probe | None:
         """Forget and return the probe a permit's number names.
 
-        When that number is no longer held (``True`` from a caller that did
-        not keep the permit, or a probe whose entry an anonymous
-        ``release_probe`` took), any held probe stands in for it: probes of
-        one process are interchangeable, and the server (or the local state)
-        still drops one whose half-open episode is over.
+        When that number is not held (``True`` from a caller that did not
+        keep the permit), the probe last granted in this thread or task is
+        meant; failing that, any held probe stands in for it, and the server
+        (or the local state) still drops one whose half-open episode is over.
         """
         origin = self._probes.pop(probe, None)
+        if origin is None:
+            last = _LAST_PROBE.get()
+            if last is not None and last[0] is self:
+                origin = self._probes.pop(last[1], None)
         if origin is None:
             try:
                 origin = self._probes.popitem()[1]
@@ -353,13 +368,13 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
 
     # -- probes, overrides and status -------------------------------------------
 
-    def release_probe(self, now: float) -> None:
+    def release_probe(self, now: float, probe: int = 0) -> None:
         """Give back a half-open probe whose call never finished (cancelled).
 
-        The pipeline does not say which probe, so any one held is given back:
-        probes of one process are interchangeable.
+        ``probe`` is the permit's probe number; without it, the probe last
+        granted in this thread or task is given back.
         """
-        origin = self._take_probe(True)
+        origin = self._take_probe(probe or True)
         if origin is None:
             return
         if origin.lease is not None:
@@ -367,9 +382,9 @@ class RedisBreakerBackend(RemoteBackend[BreakerBackend]):
         else:
             origin.local.release_probe(now, origin.mark)
 
-    async def arelease_probe(self, now: float) -> None:
+    async def arelease_probe(self, now: float, probe: int = 0) -> None:
         """Async twin of :meth:`release_probe`."""
-        origin = self._take_probe(True)
+        origin = self._take_probe(probe or True)
         if origin is None:
             return
         if origin.lease is not None:
