@@ -22,7 +22,7 @@ import pyresilience
 from pyresilience import BulkheadConfig, CircuitBreakerConfig, RateLimiterConfig
 from pyresilience._redis import _clients, _lua
 from pyresilience._store import StateStore
-from pyresilience.config import load_store
+from pyresilience.config import ConfigError, load_store
 from pyresilience.stores import MemoryStore, RedisStore
 
 
@@ -315,3 +315,27 @@ def test_two_threads_meeting_an_outage_share_one_fallback(store: RedisStore) -> 
     first.join(5)
 
     assert len(made) == 2 and made[0] is made[1]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "core: pyresilience._loader.load_store passes RedisStore's ValueError "
+        "through instead of raising a ConfigError that names the path"
+    ),
+)
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"url": "redis://127.0.0.1:6379/0", "prefix": ""},
+        {"url": "redis://127.0.0.1:6379/0", "timeout": 0},
+        "redis://127.0.0.1:web/0",
+    ],
+    ids=["empty-prefix", "zero-timeout", "bad-port"],
+)
+def test_bad_store_settings_raise_a_config_error_naming_the_path(
+    value: object,
+) -> None:
+    """Store settings that RedisStore refuses surface as ConfigError with the path."""
+    with pytest.raises(ConfigError, match=r"^RESILIENCE\['STORE'\]"):
+        load_store(value, path="RESILIENCE['STORE']")
