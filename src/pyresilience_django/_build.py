@@ -24,6 +24,7 @@ from pyresilience import (
 )
 from pyresilience.config import load_config, load_policies, load_store
 
+from ._answers import pass_answers
 from .conf import KEYS, SETTING
 
 __all__ = ["Build", "Problem", "build", "key_path"]
@@ -114,10 +115,12 @@ class _Reader:
             registry = ResilienceRegistry(clock=self.clock)
         else:
             registry = ResilienceRegistry(
-                store=store, clock=self.clock, default=default
+                store=store,
+                clock=self.clock,
+                default=None if default is None else pass_answers(default),
             )
             for name, config in configs.items():
-                registry.register(name, config)
+                registry.register(name, pass_answers(config))
         return Build(registry, self.fatal, broken, tuple(self.problems))
 
     def add(self, check_id: str, message: str, hint: str) -> None:

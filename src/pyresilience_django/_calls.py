@@ -1,11 +1,15 @@
 """Run a plain function through a named policy, Django's way.
 
-``Http404`` and ``PermissionDenied`` are answers, not failures: they must
-never be retried nor counted by a breaker. Rather than change the user's
-configs, the function is wrapped once (:func:`shield`) so those exceptions
-leave the pipeline inside :class:`_PassThrough`, a ``BaseException``; the
-core lets such exceptions through untouched (no retry, no breaker count, no
-fallback, no cache entry) and the original is raised again outside.
+Django's answers (``Http404``, ``PermissionDenied``, 400s) pass through
+because the registry's configs ignore them (see :mod:`._answers`): they
+are neither retried nor counted by a breaker, yet use their rate-limit
+permit like any call that ran.
+
+A query refused in a timeout worker (:class:`WorkerDatabaseError`) is a bug
+in the caller's code, and must reach it at once: :func:`shield` lets it
+leave the pipeline inside :class:`_PassThrough`, a ``BaseException``, which
+the core lets through untouched (no retry, no breaker count, no fallback,
+no cache entry); the original is raised again outside.
 """
 
 from __future__ import annotations
@@ -15,15 +19,10 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
-
 from . import _db, _runtime
+from ._answers import NEUTRAL
 
-__all__ = ["NEUTRAL", "acall", "ashield", "call", "shield"]
-
-NEUTRAL = (Http404, PermissionDenied)
-"""Django exceptions that are answers, never failures."""
+__all__ = ["NEUTRAL", "acall", "call", "shield"]
 
 _CALLER: contextvars.ContextVar[_db.Caller | None] = contextvars.ContextVar(
     "pyresilience_django_caller", default=None
@@ -50,10 +49,7 @@ def shield(fn: Callable[..., Any]) -> Callable[..., Any]:
         origin = _CALLER.get()
         if origin is not None and origin.is_foreign():
             return _run_in_worker(origin, fn, args, kwargs)
-        try:
-            return fn(*args, **kwargs)
-        except NEUTRAL as error:
-            raise _PassThrough(error) from None
+        return fn(*args, **kwargs)
 
     return shielded
 
@@ -64,25 +60,12 @@ def _run_in_worker(
     try:
         with _db.refuse_queries(origin):
             return fn(*args, **kwargs)
-    except (*NEUTRAL, _db.WorkerDatabaseError) as error:
+    except _db.WorkerDatabaseError as error:
         # A refused query is a bug in the caller's code: retrying it or
         # opening a breaker over it would only hide it.
         raise _PassThrough(error) from None
     finally:
         _db.close_worker_connections()
-
-
-def ashield(fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """Wrap an async function once, at decoration time, for :func:`acall`."""
-
-    @functools.wraps(fn)
-    async def shielded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fn(*args, **kwargs)
-        except NEUTRAL as error:
-            raise _PassThrough(error) from None
-
-    return shielded
 
 
 def call(name: str, shielded: Callable[..., Any], args: Any, kwargs: Any) -> Any:
@@ -99,12 +82,10 @@ def call(name: str, shielded: Callable[..., Any], args: Any, kwargs: Any) -> Any
 
 
 async def acall(
-    name: str, shielded: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
+    name: str, fn: Callable[..., Awaitable[Any]], args: Any, kwargs: Any
 ) -> Any:
-    """Run a shielded async function through the whole pipeline of ``name``."""
-    policy = _runtime.policy(name)
-    try:
-        return await policy.acall(shielded, *args, **kwargs)
-    except _PassThrough as passed:
-        error = passed.error
-    raise error
+    """Run an async function through the whole pipeline of ``name``.
+
+    Async functions need no shield: they never run in a timeout worker.
+    """
+    return await _runtime.policy(name).acall(fn, *args, **kwargs)

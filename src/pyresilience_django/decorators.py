@@ -10,7 +10,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest
 
 from . import _calls, _runtime
-from ._calls import NEUTRAL
+from ._answers import NEUTRAL
 
 __all__ = ["resilient"]
 
@@ -37,8 +37,9 @@ def resilient(name: str) -> Callable[[F], F]:
     into a 503 or 429. A view is never retried or timed out, since it may
     have side effects and has already consumed the request.
 
-    ``Http404`` and ``PermissionDenied`` are never retried and never count
-    as failures.
+    ``Http404``, ``PermissionDenied`` and the errors Django answers with a
+    400 (``BadRequest``, ``SuspiciousOperation``) are never retried and never
+    count as failures.
 
     Args:
         name: A key of ``RESILIENCE["POLICIES"]``, or any name when
@@ -93,8 +94,6 @@ def _decorate_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _decorate_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-    shielded = _calls.ashield(fn)
-
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if args and (isinstance(args[0], HttpRequest) or _is_view_call(args)):
@@ -105,7 +104,7 @@ def _decorate_async(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
                 except NEUTRAL as error:
                     neutral = error
             raise neutral
-        return await _calls.acall(name, shielded, args, kwargs)
+        return await _calls.acall(name, fn, args, kwargs)
 
     return wrapper
 

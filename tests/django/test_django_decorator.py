@@ -164,13 +164,14 @@ def test_django_answers_are_not_cached() -> None:
     assert flaky.calls == 2
 
 
-def test_user_configs_are_not_changed() -> None:
-    """Ignoring Django's answers leaves the registered config untouched."""
-    resilient("both")(Flaky(0))()
-
+def test_registry_configs_say_that_answers_are_ignored() -> None:
+    """The registry's copy of a policy lists Django's answers in ``ignore_on``."""
     config = get_registry().get("both")
-    assert config.retry.ignore_on == ()
-    assert config.circuit_breaker.ignore_on == ()
+
+    assert config is not None
+    assert config.retry is not None and config.circuit_breaker is not None
+    assert Http404 in config.retry.ignore_on
+    assert PermissionDenied in config.circuit_breaker.ignore_on
 
 
 def test_breaker_recovers_on_the_fake_clock(clock: FakeClock) -> None:
