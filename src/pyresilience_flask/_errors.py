@@ -11,9 +11,10 @@ error                      status  ``Retry-After``
 =========================  ======  ===============
 
 The app's own handlers win: a handler the app registered for one of these
-classes (before or after ``init_app``) or for a base class of ours
-(``RejectedError``, ``ResilienceError``) is used instead, and so is an
-``errorhandler(503)``-style handler for the status code. Otherwise the
+classes (before or after ``init_app``) or for one of their bases
+(``RejectedError``, ``ResilienceError``, ``TimeoutError``, but not
+``Exception``) is used instead, and so is an ``errorhandler(503)``-style
+handler for the status code. Otherwise the
 client gets JSON when it prefers JSON or states no preference, and
 Werkzeug's HTML error page when it prefers HTML (a browser).
 """
@@ -54,6 +55,9 @@ _MAPPING: dict[type[Exception], tuple[type[HTTPException], str]] = {
 
 #: Statuses that tell the client to come back later.
 _RETRYABLE = frozenset({429, 503})
+
+# Bases whose handlers do not count as the app's own handling of our errors.
+_TOO_BROAD = frozenset({Exception, BaseException, object})
 
 
 def install_error_handlers(app: Flask) -> None:
@@ -128,11 +132,14 @@ def _user_handler(
     """Find an app-level handler of the app's own for a base class of ours.
 
     Flask prefers our handler on the exact class to the app's handler on a
-    base class such as ``ResilienceError``; the app's choice should win.
+    base class such as ``ResilienceError`` or, for timeouts, the built-in
+    ``TimeoutError``; the app's choice should win. A catch-all for
+    ``Exception`` is left out: like for ``abort()``, it sees the HTTP error
+    Flask renders instead.
     """
     handlers = app.error_handler_spec[None][None]
     for kind in type(exc).__mro__:
-        if not issubclass(kind, ResilienceError):
+        if kind in _TOO_BROAD:
             break
         handler = handlers.get(kind)
         if handler is not None and handler is not handle_resilience_error:
