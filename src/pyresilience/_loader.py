@@ -388,7 +388,10 @@ def load_store(value: object, *, path: str = "store") -> StateStore:
             "pyresilience[redis]",
             path=path,
         ) from None
-    store: StateStore = RedisStore.from_url(url, **options)
+    try:
+        store: StateStore = RedisStore.from_url(url, **options)
+    except (TypeError, ValueError) as error:
+        raise ConfigError(str(error), path=path) from None
     return store
 
 

@@ -317,13 +317,6 @@ def test_two_threads_meeting_an_outage_share_one_fallback(store: RedisStore) -> 
     assert len(made) == 2 and made[0] is made[1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "core: pyresilience._loader.load_store passes RedisStore's ValueError "
-        "through instead of raising a ConfigError that names the path"
-    ),
-)
 @pytest.mark.parametrize(
     "value",
     [
