@@ -13,12 +13,14 @@ from pyresilience import (
     BulkheadFullError,
     CircuitOpenError,
     RateLimitExceededError,
+    RejectedError,
     ResilienceError,
     ResilienceTimeoutError,
     ShutdownError,
 )
 
 __all__ = [
+    "REJECTION_STATUS_KEY",
     "STATUS_CODES",
     "error_response",
     "install_error_handlers",
@@ -34,6 +36,11 @@ STATUS_CODES: dict[type[ResilienceError], int] = {
     RateLimitExceededError: 429,
     ResilienceTimeoutError: 504,
 }
+
+#: Scope key under which the handler notes the status it answered a
+#: rejection with, so ``GuardMiddleware`` does not count that 503 as a
+#: failure: a rejection turns work away, it is not a failure of it.
+REJECTION_STATUS_KEY = "pyresilience.rejection_status"
 
 # 1013 "Try Again Later": the websocket twin of 503/429.
 _WS_TRY_AGAIN_LATER = 1013
@@ -105,7 +112,10 @@ async def resilience_exception_handler(
         reason = str(exc).encode()[:123].decode(errors="ignore")
         await connection.close(code=_WS_TRY_AGAIN_LATER, reason=reason)
         return None
-    return error_response(exc)
+    response = error_response(exc)
+    if isinstance(exc, RejectedError):
+        connection.scope[REJECTION_STATUS_KEY] = response.status_code
+    return response
 
 
 def install_error_handlers(app: Any) -> bool:

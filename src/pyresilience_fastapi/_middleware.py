@@ -7,7 +7,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pyresilience import RejectedError, ResilienceRegistry
 
 from ._dependencies import is_hang_up
-from ._errors import error_response
+from ._errors import REJECTION_STATUS_KEY, error_response
 from ._provider import provide_registry_for_scope
 from ._validate import policy_name
 
@@ -22,6 +22,15 @@ class _ServerErrorStatus(Exception):
         self.status = status
 
 
+class _RejectedFurtherIn(RejectedError):
+    """Raised inside the guard for a 503 the error mapping made of a rejection.
+
+    Being a rejection, the core records no verdict for it, as it does when a
+    rejection escapes ``guard()``: an open breaker further in must not open
+    this one too.
+    """
+
+
 class GuardMiddleware:
     """Pure ASGI middleware admitting each HTTP request through a policy.
 
@@ -31,7 +40,9 @@ class GuardMiddleware:
     bulkhead slot is held until the last byte of the response has been
     sent. A 5xx response, or an exception escaping the app, counts as a
     breaker failure (per the policy's ``error_types``); anything else as a
-    success, including a client that hung up mid-request. Websocket and
+    success, including a client that hung up mid-request. A 503 that the
+    error mapping made of a rejection (an open breaker further in, a
+    shutdown) counts neither way, as rejections do in the core. Websocket and
     lifespan traffic passes through untouched.
 
     Use it for a whole app (``app.add_middleware(GuardMiddleware,
@@ -99,8 +110,10 @@ class GuardMiddleware:
                     # health: leave the guard cleanly, then let it propagate.
                     hung_up = exc
                 if status >= 500:
+                    if status == scope.get(REJECTION_STATUS_KEY):
+                        raise _RejectedFurtherIn(f"answered HTTP {status}")
                     raise _ServerErrorStatus(status)
-        except _ServerErrorStatus:
+        except (_ServerErrorStatus, _RejectedFurtherIn):
             pass  # already sent; it only had to be seen by the breaker
         except RejectedError as exc:
             if admitted:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import fastapi
 import pytest
@@ -23,10 +23,18 @@ from pyresilience import (
     ResilienceRegistry,
 )
 from pyresilience.testing import FakeClock
-from pyresilience_fastapi import GuardMiddleware, get_registry, guard
+from pyresilience_fastapi import (
+    GuardMiddleware,
+    PolicyHandle,
+    get_registry,
+    guard,
+    resilience,
+)
 
 FASTAPI_VERSION = tuple(int(part) for part in fastapi.__version__.split(".")[:2])
 Guarded = [Depends(guard("inbound"))]
+# Module level: the annotations are strings FastAPI resolves in the globals.
+Payments = Annotated[PolicyHandle, Depends(resilience("payments"))]
 
 
 def fragile() -> ResilienceConfig:
@@ -267,3 +275,54 @@ async def test_middleware_counts_an_upstream_error_in_a_streaming_body(
         after = inbound(registry)
 
     assert after == (CircuitState.OPEN, 0)
+
+
+def test_middleware_does_not_catch_the_outage_of_a_breaker_further_in(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """503s mapped from an open outbound breaker leave the inbound one closed."""
+    registry.register(
+        "inbound",
+        ResilienceConfig(
+            circuit_breaker=CircuitBreakerConfig(
+                failure_threshold=2, recovery_timeout=10
+            )
+        ),
+    )
+    registry.register(
+        "payments",
+        ResilienceConfig(
+            circuit_breaker=CircuitBreakerConfig(
+                failure_threshold=1, recovery_timeout=10
+            )
+        ),
+    )
+    app = middleware_app(make_app)
+
+    async def charge() -> None:
+        raise ConnectionError("payments are down")
+
+    @app.get("/pay")
+    async def pay(payments: Payments) -> None:
+        await payments.call(charge)
+
+    @app.get("/health")
+    async def health() -> str:
+        return "ok"
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        statuses = [client.get("/pay").status_code for _ in range(4)]
+        breaker = inbound_breaker(registry)
+        health_status = client.get("/health").status_code
+
+    assert statuses == [500, 503, 503, 503]
+    assert health_status == 200
+    # Only the real failure counted: the first call, a 500.
+    assert breaker == (CircuitState.CLOSED, 1)
+
+
+def inbound_breaker(registry: ResilienceRegistry) -> tuple[CircuitState, int]:
+    """The breaker state and consecutive failures of policy "inbound"."""
+    breaker = registry.status()["inbound"].breaker
+    assert breaker is not None
+    return breaker.state, breaker.consecutive_failures
