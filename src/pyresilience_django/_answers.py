@@ -2,7 +2,8 @@
 
 ``Http404``, ``PermissionDenied`` and the errors Django answers with a 400
 (``BadRequest``, ``SuspiciousOperation``, ``MultiPartParserError``) are
-answers, not failures. The registry therefore holds, for each policy, a
+answers, not failures, and so is ``UnreadablePostError``: the client hung
+up while sending its body. The registry therefore holds, for each policy, a
 copy of its config in which they are in ``retry.ignore_on`` and
 ``circuit_breaker.ignore_on``, and in which a broad fallback re-raises them
 instead of replacing them. A call that raised one still used its rate-limit
@@ -19,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404
+from django.http import Http404, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 
 from pyresilience import FallbackConfig, ResilienceConfig
@@ -32,8 +33,9 @@ NEUTRAL: tuple[type[Exception], ...] = (
     BadRequest,
     SuspiciousOperation,
     MultiPartParserError,
+    UnreadablePostError,
 )
-"""Django exceptions that are answers (4xx), never failures."""
+"""Django exceptions that are answers (4xx) or the client's doing, never failures."""
 
 _MARK = "_pyresilience_django_passes_answers"
 

@@ -1,13 +1,16 @@
-"""Django's 4xx answers under attack: bad requests, huge bodies, rate limits."""
+"""Django's 4xx answers under attack: bad requests, huge bodies, hang-ups."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.http import Http404, HttpRequest, JsonResponse
-from django.test import Client, override_settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import Http404, HttpRequest, JsonResponse, UnreadablePostError
+from django.test import Client, RequestFactory, override_settings
 from django.urls import path
 
 from pyresilience import CircuitState, RateLimitExceededError
@@ -168,3 +171,25 @@ def test_a_fallback_that_names_http404_gets_it() -> None:
         raise Http404("gone")
 
     assert find() == "gone"
+
+
+class HungUpInput(io.RawIOBase):
+    """A request body whose client disconnected: every read fails."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise ConnectionResetError("client went away mid-upload")
+
+
+def test_a_client_hanging_up_mid_upload_does_not_open_the_breaker() -> None:
+    """UnreadablePostError reaches Django (which logs it) but counts as no failure."""
+    form = RequestFactory().post("/upload", {"a": "1"})
+    request = WSGIRequest({**form.META, "wsgi.input": HungUpInput()})
+
+    with pytest.raises(UnreadablePostError):
+        upload(request)
+
+    assert breaker_state("inbound") is CircuitState.CLOSED
+    assert Client().post("/upload", {"a": "1"}).status_code == 200
