@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import fastapi
+import httpx
 import pytest
 from _fastapi_support import MakeApp, http_scope
 from fastapi import Depends, FastAPI, Request, WebSocket
@@ -326,3 +328,48 @@ def inbound_breaker(registry: ResilienceRegistry) -> tuple[CircuitState, int]:
     breaker = registry.status()["inbound"].breaker
     assert breaker is not None
     return breaker.state, breaker.consecutive_failures
+
+
+async def test_concurrent_requests_never_exceed_the_bulkhead(
+    make_app: MakeApp, registry: ResilienceRegistry
+) -> None:
+    """Thirty requests at once: three run, the rest get 503, all slots return."""
+    registry.register(
+        "inbound", ResilienceConfig(bulkhead=BulkheadConfig(max_concurrent=3))
+    )
+    app = make_app()
+    release = asyncio.Event()
+    running = peak = 0
+
+    @app.get("/", dependencies=Guarded)
+    async def endpoint() -> str:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        return "ok"
+
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            requests = [asyncio.create_task(c.get("/")) for _ in range(30)]
+            rejected = []
+            for done in asyncio.as_completed(requests, timeout=5):
+                rejected.append((await done).status_code)
+                if len(rejected) == 27:
+                    break
+            release.set()
+            responses = await asyncio.wait_for(asyncio.gather(*requests), 5)
+        after = inbound_slots(registry)
+
+    assert rejected == [503] * 27
+    assert sorted(r.status_code for r in responses) == [200] * 3 + [503] * 27
+    assert peak == 3
+    assert after == 0
+
+
+def inbound_slots(registry: ResilienceRegistry) -> int:
+    bulkhead = registry.status()["inbound"].bulkhead
+    assert bulkhead is not None
+    return bulkhead.in_flight
