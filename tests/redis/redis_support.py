@@ -57,18 +57,21 @@ class RedisServer:
     """One redis-server process: no persistence, its own temp dir, 127.0.0.1.
 
     It can be stopped and started again on the same port, to play an outage.
+    With ``password`` it refuses clients that do not authenticate.
     """
 
-    def __init__(self, binary: str) -> None:
+    def __init__(self, binary: str, *, password: str | None = None) -> None:
         self.binary = binary
+        self.password = password
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="pyresilience-redis-")
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The URL of database 0."""
-        return f"redis://127.0.0.1:{self.port}/0"
+        """The URL of database 0 (with the password, if any)."""
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
         """Start the server and wait until it answers PING."""
@@ -84,6 +87,7 @@ class RedisServer:
                 "--protected-mode", "yes",
                 "--loglevel", "warning",
                 *debug_options(self.binary),
+                *(("--requirepass", self.password) if self.password else ()),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -104,7 +108,9 @@ class RedisServer:
 
     def client(self) -> redis.Redis:
         """Return a new plain client (the caller closes it)."""
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+        return redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=5, password=self.password
+        )
 
     def freeze(self, seconds: float) -> threading.Thread:
         """Make the server sleep ``seconds`` (``DEBUG SLEEP``) from a thread.

@@ -16,6 +16,7 @@ import pytest
 import redis
 import redis.asyncio
 import redis_support
+from redis.credentials import UsernamePasswordCredentialProvider
 from redis_support import RedisServer
 
 import pyresilience
@@ -332,3 +333,35 @@ def test_bad_store_settings_raise_a_config_error_naming_the_path(
     """Store settings that RedisStore refuses surface as ConfigError with the path."""
     with pytest.raises(ConfigError, match=r"^RESILIENCE\['STORE'\]"):
         load_store(value, path="RESILIENCE['STORE']")
+
+
+@pytest.mark.parametrize("given", ["sync", "async"])
+async def test_a_credential_provider_also_serves_the_twin_client(
+    given: str, prefix: str
+) -> None:
+    """With one client given, the store's other client authenticates the same way."""
+    server = RedisServer(redis_support.redis_binary(), password="s3cret")
+    server.start()
+    provider = UsernamePasswordCredentialProvider(password="s3cret")
+    try:
+        where = {"host": "127.0.0.1", "port": server.port}
+        if given == "sync":
+            sync = redis.Redis(**where, credential_provider=provider)
+            store = RedisStore(sync, prefix=prefix, timeout=1.0)
+        else:
+            client = redis.asyncio.Redis(**where, credential_provider=provider)
+            store = RedisStore(async_client=client, prefix=prefix, timeout=1.0)
+        breaker = store.breaker("api", CircuitBreakerConfig())
+
+        permits = [breaker.acquire(0.0), await breaker.aacquire(0.0)]
+        available = store.is_available
+        await store.aclose()
+        if given == "sync":
+            sync.close()
+        else:
+            await client.aclose()
+    finally:
+        server.close()
+
+    assert [p.allowed for p in permits] == [True, True]
+    assert available

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -21,18 +22,27 @@ __all__ = [
 ]
 
 # Connection settings that mean the same to the sync and the async client,
-# copied when only one of the two was handed to the store.
+# copied when only one of the two was handed to the store. A credential
+# provider serves both (it has sync and async methods); without it, a
+# server that needs a password refuses the twin.
 _SHARED_KWARGS = (
     "host",
     "port",
     "db",
     "username",
     "password",
+    "credential_provider",
+    "protocol",
     "client_name",
     "ssl_keyfile",
     "ssl_certfile",
     "ssl_cert_reqs",
     "ssl_ca_certs",
+    "ssl_ca_data",
+    "ssl_ca_path",
+    "ssl_password",
+    "ssl_min_version",
+    "ssl_ciphers",
     "ssl_check_hostname",
 )
 
@@ -67,10 +77,13 @@ def make_async(url: str, timeout: float) -> redis.asyncio.Redis:
     )
 
 
-def _kwargs_of(client: Any) -> dict[str, Any]:
+def _kwargs_of(client: Any, twin: type[Any]) -> dict[str, Any]:
     pool = client.connection_pool
     given = pool.connection_kwargs
-    kwargs = {key: given[key] for key in _SHARED_KWARGS if key in given}
+    # Older redis-py releases lack some settings on one side.
+    known = inspect.signature(twin.__init__).parameters
+    shared = (key for key in _SHARED_KWARGS if key in given and key in known)
+    kwargs = {key: given[key] for key in shared}
     if "path" in given:
         kwargs["unix_socket_path"] = given["path"]
     if "SSL" in getattr(pool, "connection_class", type(None)).__name__:
@@ -86,7 +99,7 @@ def sync_twin(client: Any, timeout: float) -> redis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=_no_retry(Retry),
-        **_kwargs_of(client),
+        **_kwargs_of(client, redis.Redis),
     )
 
 
@@ -98,7 +111,7 @@ def async_twin(client: Any, timeout: float) -> redis.asyncio.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=_no_retry(Retry),
-        **_kwargs_of(client),
+        **_kwargs_of(client, redis.asyncio.Redis),
     )
 
 
