@@ -349,7 +349,7 @@ class AsyncPipeline(RuntimeState):
         if self.local:
             self._release_probe(permit)
         else:
-            await breaker.arelease_probe(self.monotonic())
+            await breaker.arelease_probe(self.monotonic(), permit.probe)
 
     async def _atake_slot(self, deadline: float | None = None) -> object | None:
         bulkhead = self.bulkhead

@@ -383,7 +383,4 @@ class RuntimeState:
     def _release_probe(self, permit: Permit) -> None:
         breaker = self.breaker_state
         assert breaker is not None
-        if isinstance(breaker, LocalBreakerState):
-            breaker.release_probe(self.monotonic(), permit.probe)
-        else:
-            breaker.release_probe(self.monotonic())
+        breaker.release_probe(self.monotonic(), permit.probe)

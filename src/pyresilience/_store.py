@@ -63,8 +63,11 @@ class BreakerBackend(Protocol):
         """
         ...
 
-    def release_probe(self, now: float) -> None:
-        """Give back a half-open probe whose call never finished (cancelled)."""
+    def release_probe(self, now: float, probe: int = 0) -> None:
+        """Give back a half-open probe whose call never finished (cancelled).
+
+        ``probe`` is the permit's ``probe`` value (0: the caller's latest).
+        """
         ...
 
     def force(self, state: CircuitState, now: float) -> tuple[Transition, ...]:
@@ -85,7 +88,7 @@ class BreakerBackend(Protocol):
         """Async twin of :meth:`record`."""
         ...
 
-    async def arelease_probe(self, now: float) -> None:
+    async def arelease_probe(self, now: float, probe: int = 0) -> None:
         """Async twin of :meth:`release_probe`."""
         ...
 
