@@ -29,6 +29,8 @@ __all__ = ["AsyncPipeline"]
 class AsyncPipeline(RuntimeState):
     """Runs async functions through the policy."""
 
+    __slots__ = ()
+
     async def _acall_with_fallback(
         self,
         fn: Callable[..., Awaitable[Any]],

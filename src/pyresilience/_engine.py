@@ -34,6 +34,8 @@ class PolicyRuntime(SyncPipeline, AsyncPipeline):
         state_key: Key under which the store keeps this policy's state.
     """
 
+    __slots__ = ("acall", "call")
+
     def __init__(
         self,
         name: str | None,

@@ -52,6 +52,36 @@ class RuntimeState:
         state_key: Key under which the store keeps this policy's state.
     """
 
+    __slots__ = (
+        "_names",
+        "bare",
+        "breaker",
+        "breaker_state",
+        "budget",
+        "bulkhead",
+        "bulkhead_wait",
+        "clock",
+        "config",
+        "emit",
+        "fallback",
+        "gate",
+        "limiter",
+        "limiter_wait",
+        "local",
+        "monotonic",
+        "name",
+        "per_attempt_timeout",
+        "plain_breaker",
+        "quiet_breaker",
+        "rejects",
+        "retry",
+        "shared_cache",
+        "single",
+        "slow_limit",
+        "timeout",
+        "total_timeout",
+    )
+
     def __init__(
         self,
         name: str | None,
@@ -98,8 +128,8 @@ class RuntimeState:
         )
         # With one attempt and no deadline the retry loop is skipped.
         self.single = config.retry is None and not self.total_timeout
-        self._sync_names: dict[Callable[..., Any], str] = {}
-        self._async_names: dict[Callable[..., Any], str] = {}
+        # Filled by name_of() on first ad hoc call; most runtimes never need it.
+        self._names: dict[tuple[Callable[..., Any], bool], str] | None = None
         limiter, bulkhead, budget = (
             config.rate_limiter,
             config.bulkhead,
@@ -136,9 +166,11 @@ class RuntimeState:
         Remembered per function, so ad hoc ``policy.call(fn)`` calls (every
         request, in web adapters) pay for inspection once.
         """
-        names = self._async_names if is_async else self._sync_names
+        names = self._names
+        if names is None:
+            names = self._names = {}
         try:
-            return names[fn]
+            return names[fn, is_async]
         except (KeyError, TypeError):
             pass
         if is_async_callable(fn) != is_async:
@@ -152,7 +184,7 @@ class RuntimeState:
         try:
             if len(names) >= _NAME_CACHE_SIZE:
                 names.clear()  # bound memory when callers pass fresh lambdas
-            names[fn] = name
+            names[fn, is_async] = name
         except TypeError:
             pass  # unhashable callable: inspect it every time
         return name

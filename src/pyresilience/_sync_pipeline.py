@@ -37,6 +37,8 @@ __all__ = ["SyncPipeline"]
 class SyncPipeline(RuntimeState):
     """Runs sync functions through the policy."""
 
+    __slots__ = ()
+
     def _call_with_fallback(
         self,
         fn: Callable[..., Any],
