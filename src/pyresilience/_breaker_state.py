@@ -38,6 +38,9 @@ class LocalBreakerState:
         self._window_failures = 0
         self._window_slow = 0
         self._opened_at = 0.0
+        #: When an OPEN breaker lets its next probe through (monotonic time);
+        #: public so the pipeline can reject without a method call.
+        self.open_until = 0.0
         self._probes_in_flight = 0
         self._probe_successes = 0
         # Each half-open episode gets a number; a probe carries the number of
@@ -131,6 +134,7 @@ class LocalBreakerState:
                 self._clear()
                 if state is _OPEN:
                     self._opened_at = now
+                    self.open_until = now + self._recovery
                 return _NO_CHANGE
             return (self._move(state, now),)
 
@@ -226,6 +230,7 @@ class LocalBreakerState:
             self._episode += 1
         if new is _OPEN:
             self._opened_at = now
+            self.open_until = now + self._recovery
         return Transition(old, new)
 
     def _clear(self) -> None:

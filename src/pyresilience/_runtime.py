@@ -73,7 +73,7 @@ class RuntimeState:
         "per_attempt_timeout",
         "plain_breaker",
         "quiet_breaker",
-        "rejects",
+        "local_breaker",
         "retry",
         "shared_cache",
         "single",
@@ -119,7 +119,11 @@ class RuntimeState:
         self.monotonic = clock.monotonic
         # In-process breakers can say "open" without side effects, which lets
         # a rejected call fail before entering the retry machinery.
-        self.rejects = getattr(self.breaker_state, "rejects", None)
+        self.local_breaker = (
+            self.breaker_state
+            if isinstance(self.breaker_state, LocalBreakerState)
+            else None
+        )
         # An in-process breaker in count mode lets the hot path skip the
         # backend entirely while it is closed and has seen no failure.
         local = self.breaker_state
@@ -361,11 +365,11 @@ class RuntimeState:
         nothing. (An in-process breaker can tell cheaply; a shared one is
         asked on the next attempt.)
         """
-        rejects = self.rejects
-        if rejects is None or self.breaker_state.state is not _OPEN:  # type: ignore[union-attr]
+        local = self.local_breaker
+        if local is None or local.state is not _OPEN:
             return
-        wait = rejects(self.monotonic())
-        if not wait:
+        wait = local.open_until - self.monotonic()
+        if wait <= 0:
             return
         error = circuit_open_error(self.name or fname, Permit(False, False, wait))
         if self.emit is not None:

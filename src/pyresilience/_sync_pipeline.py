@@ -86,10 +86,10 @@ class SyncPipeline(RuntimeState):
                         self.emit(kind, fname)
                     if value is not MISS:
                         return value
-            rejects = self.rejects
-            if rejects is not None and self.breaker_state.state is _OPEN:  # type: ignore[union-attr]
-                wait = rejects(self.monotonic())
-                if wait:
+            local = self.local_breaker
+            if local is not None and local.state is _OPEN:
+                wait = local.open_until - self.monotonic()
+                if wait > 0:
                     # Raised here, not deeper, to keep rejections cheap.
                     if self.emit is None:
                         raise CircuitOpenError.fast(self.name or fname, wait)
