@@ -223,7 +223,9 @@ class AsyncPipeline(RuntimeState):
         ran = False
         try:
             if limiter is not None:
-                wait = self._wait_budget(self.limiter_wait, deadline, now)
+                wait = self.limiter_wait
+                if deadline is not None:
+                    wait = self._wait_budget(wait, deadline, now)
                 reservation = (
                     limiter.reserve(now, wait)
                     if local
@@ -355,7 +357,9 @@ class AsyncPipeline(RuntimeState):
 
     async def _atake_slot(self, deadline: float | None = None) -> object | None:
         bulkhead = self.bulkhead
-        wait = self._wait_budget(self.bulkhead_wait, deadline, None)
+        wait = self.bulkhead_wait
+        if deadline is not None:
+            wait = self._wait_budget(wait, deadline, None)
         assert bulkhead is not None
         if not self.local:
             return await bulkhead.aacquire(wait)

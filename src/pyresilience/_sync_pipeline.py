@@ -225,17 +225,19 @@ class SyncPipeline(RuntimeState):
         ran = False
         try:
             if limiter is not None:
-                reservation = limiter.reserve(
-                    now, self._wait_budget(self.limiter_wait, deadline, now)
-                )
+                wait = self.limiter_wait
+                if deadline is not None:
+                    wait = self._wait_budget(wait, deadline, now)
+                reservation = limiter.reserve(now, wait)
                 if reservation is None:
                     self._reject_limit(fname, attempt)
                 elif reservation.wait > 0:
                     self.clock.sleep(reservation.wait)
             if bulkhead is not None:
-                slot = bulkhead.acquire(
-                    self._wait_budget(self.bulkhead_wait, deadline, None)
-                )
+                wait = self.bulkhead_wait
+                if deadline is not None:
+                    wait = self._wait_budget(wait, deadline, None)
+                slot = bulkhead.acquire(wait)
                 if slot is None:
                     if reservation is not None:
                         # The call never ran: its permit goes back.
