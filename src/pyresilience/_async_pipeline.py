@@ -289,6 +289,10 @@ class AsyncPipeline(RuntimeState):
             # Cancellation and interrupts: hand back what was taken, count nothing.
             if permit is not None and permit.probe:
                 await self._arelease_probe(permit)
+            # Known trade-off: the permit goes back even when the function had
+            # already started, as the contract asks ("every token taken is
+            # given back"), so a call cancelled mid-flight lets one more call
+            # start within that period than max_calls.
             if reservation is not None:
                 await self._acancel(reservation.token)
             raise

@@ -300,6 +300,10 @@ class SyncPipeline(RuntimeState):
             # Interrupts and cancellation: hand back what was taken, count nothing.
             if permit is not None and permit.probe:
                 self._release_probe(permit)
+            # Known trade-off: the permit goes back even when the function had
+            # already started, as the contract asks ("every token taken is
+            # given back"), so a call cancelled mid-flight lets one more call
+            # start within that period than max_calls.
             if reservation is not None:
                 limiter.cancel(reservation.token)  # type: ignore[union-attr]
             raise
