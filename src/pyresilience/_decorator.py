@@ -62,6 +62,7 @@ def _wrap_fixed(fn: F, runtime: PolicyRuntime) -> F:
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
             return await acall(fn, fname, args, kwargs, cache)
 
+        async_wrapper.__resilience__ = runtime  # type: ignore[attr-defined]
         return async_wrapper  # type: ignore[return-value]
 
     @functools.wraps(fn)
