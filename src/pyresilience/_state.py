@@ -104,27 +104,32 @@ class PolicyStatus:
     retry_budget: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON status pages."""
-        breaker = self.breaker
+        """Plain JSON-ready data, the shape every status page and CLI shows.
+
+        ``state`` is the breaker state (``"closed"``, ``"open"``,
+        ``"half_open"``) or ``None`` when the policy has no breaker.
+        """
+        breaker, limiter, bulkhead = self.breaker, self.rate_limiter, self.bulkhead
         return {
             "state": breaker.state.value if breaker else None,
             "retry_after": breaker.retry_after if breaker else None,
             "consecutive_failures": breaker.consecutive_failures if breaker else None,
             "rate_limiter": (
                 {
-                    "used": self.rate_limiter.used,
-                    "max_calls": self.rate_limiter.max_calls,
+                    "used": limiter.used,
+                    "max_calls": limiter.max_calls,
+                    "period": limiter.period,
                 }
-                if self.rate_limiter
+                if limiter
                 else None
             ),
             "bulkhead": (
                 {
-                    "in_flight": self.bulkhead.in_flight,
-                    "waiting": self.bulkhead.waiting,
-                    "max_concurrent": self.bulkhead.max_concurrent,
+                    "in_flight": bulkhead.in_flight,
+                    "waiting": bulkhead.waiting,
+                    "max_concurrent": bulkhead.max_concurrent,
                 }
-                if self.bulkhead
+                if bulkhead
                 else None
             ),
             "retry_budget": self.retry_budget,

@@ -28,23 +28,5 @@ def describe(build: Build) -> dict[str, dict[str, Any]]:
 
 
 def _describe_status(status: Any) -> dict[str, Any]:
-    breaker, limiter, bulkhead = status.breaker, status.rate_limiter, status.bulkhead
-    return {
-        "state": breaker.state.value if breaker is not None else None,
-        "retry_after": breaker.retry_after if breaker is not None else None,
-        "rate_limiter": None
-        if limiter is None
-        else {
-            "used": limiter.used,
-            "max_calls": limiter.max_calls,
-            "period": limiter.period,
-        },
-        "bulkhead": None
-        if bulkhead is None
-        else {
-            "in_flight": bulkhead.in_flight,
-            "waiting": bulkhead.waiting,
-            "max_concurrent": bulkhead.max_concurrent,
-        },
-        "retry_budget": status.retry_budget,
-    }
+    described: dict[str, Any] = status.as_dict()
+    return described

@@ -69,26 +69,7 @@ def status_as_dict(status: PolicyStatus) -> dict[str, Any]:
     ``state`` is the breaker state (``"closed"``, ``"open"``,
     ``"half_open"``) or ``None`` when the policy has no breaker.
     """
-    breaker, limiter, bulkhead = status.breaker, status.rate_limiter, status.bulkhead
-    return {
-        "state": None if breaker is None else breaker.state.value,
-        "retry_after": None if breaker is None else breaker.retry_after,
-        "rate_limiter": None
-        if limiter is None
-        else {
-            "used": limiter.used,
-            "max_calls": limiter.max_calls,
-            "period": limiter.period,
-        },
-        "bulkhead": None
-        if bulkhead is None
-        else {
-            "in_flight": bulkhead.in_flight,
-            "waiting": bulkhead.waiting,
-            "max_concurrent": bulkhead.max_concurrent,
-        },
-        "retry_budget": status.retry_budget,
-    }
+    return status.as_dict()
 
 
 def _describe(status: PolicyStatus) -> str:
