@@ -75,16 +75,6 @@ class LocalBreakerState:
                 return Permit(True, probe=self._episode, transitions=transitions)
             return Permit(False, retry_after=0.0, transitions=transitions)
 
-    def rejects(self, now: float) -> float:
-        """Seconds the breaker stays open from ``now``; 0.0 if it would admit.
-
-        A read-only peek, so callers can fail fast before doing any work.
-        """
-        if self.state is not _OPEN:
-            return 0.0
-        wait = self._opened_at + self._recovery - now
-        return wait if wait > 0 else 0.0
-
     def record(
         self, now: float, *, success: bool, slow: bool, probe: int
     ) -> tuple[Transition, ...]:
