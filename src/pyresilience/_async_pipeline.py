@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._cache import MISS, ResultCache, make_key
+from ._cache import MISS, ResultCache
 from ._events import EventType
 from ._exceptions import (
     CircuitOpenError,
@@ -69,15 +69,9 @@ class AsyncPipeline(RuntimeState):
                 self._refuse_if_closed()
             key = None
             if cache is not None:
-                key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
-                if key is not None:
-                    value = cache.get(key)
-                    if self.emit is not None:
-                        hit = value is not MISS
-                        kind = EventType.CACHE_HIT if hit else EventType.CACHE_MISS
-                        self.emit(kind, fname)
-                    if value is not MISS:
-                        return value
+                key, value = self._look_up(cache, fn, fname, args, kwargs)
+                if value is not MISS:
+                    return value
             local = self.local_breaker
             if local is not None and local.state is _OPEN:
                 wait = local.open_until - self.monotonic()

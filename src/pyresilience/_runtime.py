@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ._breaker import CircuitBreaker, circuit_open_error, transition_event
 from ._breaker_state import LocalBreakerState
-from ._cache import ResultCache
+from ._cache import MISS, ResultCache, make_key
 from ._callables import check_fallback_fits, is_async_callable, qualified_name
 from ._clock import Clock
 from ._config import ResilienceConfig
@@ -351,6 +351,25 @@ class RuntimeState:
         )
         if transitions:
             self._announce(fname, transitions)
+
+    def _look_up(
+        self,
+        cache: ResultCache,
+        fn: Callable[..., Any],
+        fname: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[Hashable | None, Any]:
+        """The call's cache key (None: unhashable) and its cached value or MISS."""
+        # The shared cache of policy.call() keeps functions apart by key.
+        key = make_key(args, kwargs, fn if cache is self.shared_cache else None)
+        if key is None:
+            return None, MISS
+        value = cache.get(key)
+        if self.emit is not None:
+            hit = value is not MISS
+            self.emit(EventType.CACHE_HIT if hit else EventType.CACHE_MISS, fname)
+        return key, value
 
     def _cacheable(self, result: object) -> bool:
         retry = self.retry
