@@ -105,13 +105,7 @@ class AsyncPipeline(RuntimeState):
                 calls.pop()
 
     async def _ause_fallback(self, fname: str, error: Exception) -> Any:
-        assert self.fallback is not None
-        if self.emit is not None:
-            self.emit(EventType.FALLBACK_USED, fname, error=error)
-        handler = self.fallback.handler
-        if not callable(handler):
-            return handler
-        value = handler(error)
+        value = self._fallback_value(fname, error)
         if inspect.isawaitable(value):
             value = await value
         return value

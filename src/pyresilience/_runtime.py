@@ -371,6 +371,14 @@ class RuntimeState:
             self.emit(EventType.CACHE_HIT if hit else EventType.CACHE_MISS, fname)
         return key, value
 
+    def _fallback_value(self, fname: str, error: Exception) -> Any:
+        """The fallback's answer to ``error``; awaitable for an async handler."""
+        assert self.fallback is not None
+        if self.emit is not None:
+            self.emit(EventType.FALLBACK_USED, fname, error=error)
+        handler = self.fallback.handler
+        return handler(error) if callable(handler) else handler
+
     def _cacheable(self, result: object) -> bool:
         retry = self.retry
         return not (retry and retry.retry_on_result and retry.retry_on_result(result))

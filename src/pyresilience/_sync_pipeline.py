@@ -117,13 +117,7 @@ class SyncPipeline(RuntimeState):
                 calls.pop()
 
     def _use_fallback(self, fname: str, error: Exception) -> Any:
-        assert self.fallback is not None
-        if self.emit is not None:
-            self.emit(EventType.FALLBACK_USED, fname, error=error)
-        handler = self.fallback.handler
-        if not callable(handler):
-            return handler
-        value = handler(error)
+        value = self._fallback_value(fname, error)
         if inspect.isawaitable(value):
             if inspect.iscoroutine(value):
                 value.close()
